@@ -1,0 +1,87 @@
+"""Per-container wiring: one boto3 client, one pool, one rate gate, built on
+first use from ``Settings.from_env()``. Tests build the pieces themselves."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from ringcx_broker.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from ringcx_broker.exchange import Exchanger
+    from ringcx_broker.login import JwtLogin
+    from ringcx_broker.ratelimit import RateGate
+    from ringcx_broker.refresher import MetricsSink, Refresher
+    from ringcx_broker.ring import TokenRing
+    from ringcx_broker.ringcx import RingCXClient
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def secrets_client() -> SecretsManagerClient:
+    import boto3  # imported here: the proxy's warm path never needs it
+
+    return boto3.client("secretsmanager")
+
+
+@cache
+def lambda_client() -> LambdaClient:
+    import boto3
+
+    return boto3.client("lambda")
+
+
+@cache
+def rate_gate() -> RateGate:
+    from ringcx_broker.ratelimit import RateGate
+
+    return RateGate()
+
+
+@cache
+def token_ring() -> TokenRing:
+    from ringcx_broker.ring import TokenRing
+
+    return TokenRing(secrets_client(), settings().require_ring())
+
+
+@cache
+def ringcx_client() -> RingCXClient:
+    from ringcx_broker.ringcx import RingCXClient
+
+    return RingCXClient(settings().ringcx_url, gate=rate_gate())
+
+
+@cache
+def jwt_login() -> JwtLogin:
+    from ringcx_broker.credentials import SecretCredentials
+    from ringcx_broker.login import JwtLogin
+    from ringcx_broker.ringcentral import RingCentralClient
+
+    return JwtLogin(
+        SecretCredentials(secrets_client(), settings().credentials_secret_id),
+        RingCentralClient(settings().ringcentral_url, gate=rate_gate()),
+        ringcx_client(),
+    )
+
+
+@cache
+def exchanger() -> Exchanger:
+    from ringcx_broker.exchange import Exchanger
+
+    return Exchanger(token_ring(), ringcx_client(), jwt_login())
+
+
+@cache
+def refresher(metrics: MetricsSink | None = None) -> Refresher:
+    from ringcx_broker.refresher import Refresher
+
+    return Refresher(token_ring(), ringcx_client(), jwt_login(), settings().timing, metrics=metrics)
