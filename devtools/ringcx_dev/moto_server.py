@@ -15,8 +15,8 @@ FAKE_AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto accepts any value
-    "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
 }
 
 
@@ -41,7 +41,9 @@ class MotoServer:
 
 
 @contextmanager
-def patched_env(values: dict[str, str], env: MutableMapping[str, str] | None = None) -> Iterator[None]:
+def patched_env(
+    values: dict[str, str], env: MutableMapping[str, str] | None = None
+) -> Iterator[None]:
     """Set variables for the duration of a block, restoring what was there."""
     target = os.environ if env is None else env
     saved = {k: target.get(k) for k in values}

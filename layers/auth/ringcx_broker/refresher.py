@@ -219,13 +219,13 @@ class Refresher:
             self._ring.write(token)
         except RingWriteConflict:
             latest = self._ring.latest(predecessor)
+            self._metric("RingConflicts", "Count", 1)
+            if latest is None or latest.generation < token.generation:
+                raise
             logger.warning(
                 "Lost a ring race; keeping the winner's generation",
-                extra={"generation": token.generation},
+                extra={"generation": latest.generation},
             )
-            self._metric("RingConflicts", "Count", 1)
-            if latest is None:
-                raise
             return RefreshResult(Action.NEWER_EXISTS, latest)
         except SecretStoreUnavailable as exc:
             self._pending = token

@@ -4,7 +4,7 @@ Why a ring: AWS advises at most one PutSecretValue per secret every ~10 min,
 and versions younger than 24 h are never pruned. Rotating every P seconds
 into K secrets writes each secret every K*P seconds (README, "Ring size").
 
-Why ``ClientRequestToken`` = f(g): Secrets Manager treats a repeated token
+Why ``ClientRequestToken`` = f(g, slot version it replaces): Secrets Manager treats a repeated token
 with the same value as a no-op and with a different value as
 ``ResourceExistsException``. So a retried write of one generation is
 idempotent, and two writers of the same generation collide instead of one
@@ -44,9 +44,16 @@ _TRANSIENT = frozenset(
 )
 
 
-def request_token(generation: int) -> str:
-    """The ``ClientRequestToken`` of a generation: stable, 36 characters."""
-    return str(uuid.uuid5(_CRT_NAMESPACE, f"ringcx-broker/generation/{generation}"))
+def request_token(generation: int, replaces: str) -> str:
+    """The ``ClientRequestToken`` for writing ``generation`` over the slot
+    version ``replaces``: 36 characters, the same for every writer of that
+    generation that read the same slot state, so racing writers collide.
+
+    Including the version it replaces keeps the token fresh when a slot is
+    repaired (a corrupt or hand-edited value), where a token derived from the
+    generation alone could clash with a version from before the repair.
+    """
+    return str(uuid.uuid5(_CRT_NAMESPACE, f"ringcx-broker/{generation}/{replaces}"))
 
 
 class TokenRing:
@@ -79,14 +86,17 @@ class TokenRing:
 
     def read_slot(self, slot_id: str) -> StoredToken | None:
         """One GetSecretValue. Empty (``{}``) and corrupt slots read as None."""
-        text = self._get(slot_id)
+        return self._read(slot_id)[0]
+
+    def _read(self, slot_id: str) -> tuple[StoredToken | None, str]:
+        text, version = self._get(slot_id)
         try:
-            return StoredToken.from_secret_string(text)
+            return StoredToken.from_secret_string(text), version
         except MalformedSlot as exc:
             logger.warning(
                 "Skipping corrupt token slot", extra={"slot": slot_id, "reason": str(exc)}
             )
-            return None
+            return None, version
 
     def newest(self) -> StoredToken | None:
         """Read every slot and return the highest generation (cold start path)."""
@@ -142,7 +152,7 @@ class TokenRing:
         """
         slot_id = self.slot_of(token.generation)
         payload = token.to_secret_string()
-        current = self.read_slot(slot_id)
+        current, version = self._read(slot_id)
         if current is not None and current.to_secret_string() == payload:
             return  # an earlier attempt of ours landed; writing again is a no-op
         if current is not None and current.generation >= token.generation:
@@ -154,7 +164,7 @@ class TokenRing:
                 self._client.put_secret_value(
                     SecretId=slot_id,
                     SecretString=payload,
-                    ClientRequestToken=request_token(token.generation),
+                    ClientRequestToken=request_token(token.generation, version),
                 )
                 return
             except ClientError as exc:
@@ -178,7 +188,7 @@ class TokenRing:
     def _backoff(self, attempt: int) -> None:
         self._sleep(self._backoff_base * (2**attempt) * (0.5 + self._jitter()))
 
-    def _get(self, slot_id: str) -> str:
+    def _get(self, slot_id: str) -> tuple[str, str]:
         try:
             reply = self._client.get_secret_value(SecretId=slot_id)
         except ClientError as exc:
@@ -194,4 +204,4 @@ class TokenRing:
             raise SecretStoreUnavailable(
                 f"could not read token ring secret {slot_id} ({type(exc).__name__})"
             ) from exc
-        return reply.get("SecretString") or "{}"
+        return reply.get("SecretString") or "{}", reply.get("VersionId", "")

@@ -1,0 +1,80 @@
+"""Services wired to the real edges: moto's server and the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ringcx_broker.credentials import SecretCredentials
+from ringcx_broker.exchange import Exchanger
+from ringcx_broker.login import JwtLogin
+from ringcx_broker.ratelimit import RateGate
+from ringcx_broker.refresher import Refresher, RetryPolicy
+from ringcx_broker.ring import TokenRing
+from ringcx_broker.ringcentral import RingCentralClient
+from ringcx_broker.ringcx import RingCXClient
+from ringcx_broker.settings import Settings
+from ringcx_dev.simulator import Simulator
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+class Containers:
+    """Builds a fresh "container" (own pool, gate and caches) per call, the way
+    separate Lambda execution environments would be."""
+
+    def __init__(self, settings: Settings, client: SecretsManagerClient) -> None:
+        self.settings = settings
+        self.client = client
+
+    def ring(self, client: Any = None) -> TokenRing:
+        return TokenRing(client or self.client, self.settings.token_secret_ids, sleep=_no_sleep)
+
+    def ringcx(self, gate: RateGate | None = None) -> RingCXClient:
+        return RingCXClient(self.settings.ringcx_url, gate=gate or RateGate())
+
+    def login(self, gate: RateGate | None = None) -> JwtLogin:
+        gate = gate or RateGate()
+        return JwtLogin(
+            SecretCredentials(self.client, self.settings.credentials_secret_id),
+            RingCentralClient(self.settings.ringcentral_url, gate=gate),
+            self.ringcx(gate),
+        )
+
+    def exchanger(self) -> Exchanger:
+        gate = RateGate()
+        return Exchanger(self.ring(), self.ringcx(gate), self.login(gate))
+
+    def refresher(self, ring: TokenRing | None = None, **kwargs: Any) -> Refresher:
+        gate = RateGate()
+        kwargs.setdefault("sleep", _no_sleep)
+        kwargs.setdefault("retry", RetryPolicy(attempts=3, base=0.01, cap=0.05))
+        return Refresher(
+            ring or self.ring(), self.ringcx(gate), self.login(gate), self.settings.timing, **kwargs
+        )
+
+
+def _no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.fixture
+def containers(settings: Settings, secrets_client: SecretsManagerClient) -> Containers:
+    return Containers(settings, secrets_client)
+
+
+@pytest.fixture
+def rc_token(simulator: Simulator) -> Callable[[], str]:
+    """Mint a RingCentral access token the way a caller of /auth/exchange would."""
+
+    def mint() -> str:
+        from ringcx_broker.credentials import Credentials
+
+        cfg = simulator.state.config
+        client = RingCentralClient(simulator.base_url, gate=RateGate())
+        return client.login_jwt(Credentials(cfg.client_id, cfg.client_secret, cfg.jwt))
+
+    return mint
