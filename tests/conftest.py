@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
+
+from ringcx_broker.credentials import Credentials
+from ringcx_broker.ratelimit import RateGate
+from ringcx_broker.ringcentral import RingCentralClient
 from ringcx_broker.settings import Settings
 from ringcx_broker.timing import TimingPolicy
-
 from ringcx_dev.moto_server import MotoServer, patched_env
 from ringcx_dev.simulator import SimConfig, Simulator
 from ringcx_dev.stack import LocalStack, create_stack, put_credentials
@@ -77,3 +80,15 @@ def settings(stack: LocalStack, simulator: Simulator) -> Settings:
         token_secret_ids=stack.token_secret_ids,
         timing=TimingPolicy(),
     )
+
+
+@pytest.fixture
+def rc_token(simulator: Simulator) -> Callable[[], str]:
+    """Mint a RingCentral access token the way a caller of /auth/exchange would."""
+
+    def mint() -> str:
+        cfg = simulator.state.config
+        client = RingCentralClient(simulator.base_url, gate=RateGate())
+        return client.login_jwt(Credentials(cfg.client_id, cfg.client_secret, cfg.jwt))
+
+    return mint

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,7 +15,6 @@ from ringcx_broker.ring import TokenRing
 from ringcx_broker.ringcentral import RingCentralClient
 from ringcx_broker.ringcx import RingCXClient
 from ringcx_broker.settings import Settings
-from ringcx_dev.simulator import Simulator
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -64,17 +62,3 @@ def _no_sleep(_: float) -> None:
 @pytest.fixture
 def containers(settings: Settings, secrets_client: SecretsManagerClient) -> Containers:
     return Containers(settings, secrets_client)
-
-
-@pytest.fixture
-def rc_token(simulator: Simulator) -> Callable[[], str]:
-    """Mint a RingCentral access token the way a caller of /auth/exchange would."""
-
-    def mint() -> str:
-        from ringcx_broker.credentials import Credentials
-
-        cfg = simulator.state.config
-        client = RingCentralClient(simulator.base_url, gate=RateGate())
-        return client.login_jwt(Credentials(cfg.client_id, cfg.client_secret, cfg.jwt))
-
-    return mint
