@@ -137,24 +137,31 @@ class Refresher:
 
     def run(self, request: RefreshRequest) -> RefreshResult:
         with self._lock:
-            self._flush_pending()
-            newest = self._ring.latest(self._known)
-            if newest is None:
-                logger.info("Token ring is empty; bootstrapping with a JWT login")
-                result = self._relogin(None)
-            elif self._should_rotate(request, newest):
-                result = self._rotate(newest)
-            else:
-                action = Action.FRESH
-                if (
-                    request.stale_generation is not None
-                    and newest.generation > request.stale_generation
-                ):
-                    action = Action.NEWER_EXISTS
-                result = RefreshResult(action, newest)
-            self._known = result.token
-            self._metric("TokenSecondsLeft", "Seconds", result.token.seconds_left(self._clock()))
-            return result
+            try:
+                return self._run(request)
+            except BrokerError:
+                self._metric("RefreshFailures", "Count", 1)
+                raise
+
+    def _run(self, request: RefreshRequest) -> RefreshResult:
+        self._flush_pending()
+        newest = self._ring.latest(self._known)
+        if newest is None:
+            logger.info("Token ring is empty; bootstrapping with a JWT login")
+            result = self._relogin(None)
+        elif self._should_rotate(request, newest):
+            result = self._rotate(newest)
+        else:
+            action = Action.FRESH
+            if (
+                request.stale_generation is not None
+                and newest.generation > request.stale_generation
+            ):
+                action = Action.NEWER_EXISTS
+            result = RefreshResult(action, newest)
+        self._known = result.token
+        self._metric("TokenSecondsLeft", "Seconds", result.token.seconds_left(self._clock()))
+        return result
 
     def _should_rotate(self, request: RefreshRequest, newest: StoredToken) -> bool:
         now = self._clock()
