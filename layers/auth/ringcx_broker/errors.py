@@ -110,3 +110,12 @@ class TokenPersistFailed(BrokerError):
 
 class NoUsableToken(BrokerError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class InternalError(BrokerError):
+    """A bug. Callers get a status and a pointer to the logs, never details."""
+
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+    def __init__(self, message: str = "internal error; see the broker's logs") -> None:
+        super().__init__(message)

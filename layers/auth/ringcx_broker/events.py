@@ -7,11 +7,10 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from ringcx_broker.errors import BadRequest, BrokerError, RateLimited
+from ringcx_broker.errors import BadRequest, BrokerError, InternalError, RateLimited
 
 JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
@@ -90,6 +89,4 @@ def direct_error(error: BrokerError) -> dict[str, Any]:
 
 def internal_error() -> BrokerError:
     """What a caller sees for a bug: no trace, no detail, just a status."""
-    error = BrokerError("internal error; see the broker's logs")
-    error.status = HTTPStatus.INTERNAL_SERVER_ERROR
-    return error
+    return InternalError()

@@ -71,9 +71,9 @@ def store_grant(ring: TokenRing, grant: TokenGrant, now: float, source: str) -> 
 
 
 def rc_token_from(fields: Mapping[str, Any]) -> str | None:
-    value = fields.get("rcAccessToken")
-    if value is None:
-        return None
+    if "rcAccessToken" not in fields:
+        return None  # log in with the stored JWT
+    value = fields["rcAccessToken"]
     if not isinstance(value, str) or not value.strip():
         raise BadRequest("rcAccessToken must be a non-empty string")
     return value.strip()

@@ -4,6 +4,7 @@ outcomes to typed errors that every upstream client uses."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from ringcx_broker.errors import RateLimited, UpstreamTimeout, UpstreamUnavailab
 
 AUTH_TIMEOUT = urllib3.Timeout(connect=3.05, read=10.0)
 DEFAULT_RETRY_AFTER = 60
+MAX_RETRY_AFTER = 3600
 
 _pool: urllib3.PoolManager | None = None
 
@@ -67,6 +69,11 @@ def post_form(
             timeout=timeout,
             retries=False,
         )
+    except (
+        urllib3.exceptions.NewConnectionError,
+        urllib3.exceptions.NameResolutionError,
+    ) as exc:  # urllib3 2.x makes these ConnectTimeoutErrors; they are refusals
+        raise UpstreamUnavailable(f"{service} is unreachable ({type(exc).__name__})") from exc
     except urllib3.exceptions.TimeoutError as exc:
         raise UpstreamTimeout(f"{service} did not answer in time") from exc
     except urllib3.exceptions.HTTPError as exc:
@@ -94,12 +101,16 @@ def _interpret(
 
 
 def parse_retry_after(value: str | None) -> int:
-    """Seconds from a Retry-After header; the RingCentral 60 s penalty if absent."""
+    """Seconds from a Retry-After header; the RingCentral 60 s penalty if it is
+    absent or odd, and never more than an hour, so a bogus header cannot lock
+    an endpoint out for good."""
     try:
-        seconds = int(float(value)) if value else DEFAULT_RETRY_AFTER
+        seconds = float(value) if value else float(DEFAULT_RETRY_AFTER)
     except ValueError:
-        seconds = DEFAULT_RETRY_AFTER
-    return max(1, seconds)
+        seconds = float(DEFAULT_RETRY_AFTER)
+    if not math.isfinite(seconds):
+        seconds = float(DEFAULT_RETRY_AFTER)
+    return int(min(MAX_RETRY_AFTER, max(1.0, seconds)))
 
 
 def error_code(data: bytes) -> str:
@@ -119,7 +130,8 @@ def error_code(data: bytes) -> str:
     ):
         if (
             isinstance(candidate, str)
+            and len(candidate) <= 64  # a long "code" may be an echoed token: drop it
             and candidate.replace("_", "").replace(".", "").replace("-", "").isalnum()
         ):
-            return candidate[:64]
+            return candidate
     return "error"

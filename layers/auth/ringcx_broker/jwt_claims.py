@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 
 from ringcx_broker.timing import DEFAULT_LIFETIME_SECONDS
@@ -25,19 +26,25 @@ class Lifetime:
 
 
 def lifetime_of(token: str, now: float) -> Lifetime:
-    """The token's validity window, or ``now + 300 s`` if it is not a JWT."""
+    """The token's validity window, or ``now + 300 s`` if it is not a JWT
+    (or its claims are not usable numbers)."""
     claims = _claims(token)
-    exp, iat = claims.get("exp"), claims.get("iat")
-    if _is_number(exp):
-        issued = float(iat) if _is_number(iat) else now  # type: ignore[arg-type]
-        expires = float(exp)  # type: ignore[arg-type]
-        if expires > issued:
-            return Lifetime(issued, expires)
+    expires = _seconds(claims.get("exp"))
+    issued = _seconds(claims.get("iat"))
+    issued = now if issued is None else issued
+    if expires is not None and expires > issued:
+        return Lifetime(issued, expires)
     return Lifetime(now, now + DEFAULT_LIFETIME_SECONDS)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _seconds(value: object) -> float | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def _claims(token: str) -> dict[str, object]:

@@ -23,6 +23,7 @@ from ringcx_broker.errors import (
     BadRequest,
     BrokerError,
     CredentialsNotConfigured,
+    InternalError,
     RateLimited,
     RefreshTokenRejected,
     RingWriteConflict,
@@ -107,6 +108,10 @@ class RetryPolicy:
     attempts: int = 3
     base: float = 0.5
     cap: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy needs at least one attempt")
 
 
 class Refresher:
@@ -301,13 +306,16 @@ def handle(event: object, refresher: Refresher, clock: Clock = system_clock) -> 
     except BadRequest as error:
         return direct_error(error)
     try:
-        result = refresher.run(request)
+        return refresher.run(request).summary(clock())
     except BrokerError as error:
-        logger.warning(
-            "Refresh failed",
-            extra={"kind": str(request.kind), "status": int(error.status), "reason": error.message},
-        )
-        if request.kind is Kind.TICK and not isinstance(error, CredentialsNotConfigured):
-            raise ScheduledRefreshFailed(error.message) from None
-        return direct_error(error)
-    return result.summary(clock())
+        failure = error
+    except Exception as exc:  # a bug: log its type only, a traceback may quote a token
+        logger.error("Refresh crashed", extra={"error": type(exc).__name__})
+        failure = InternalError()
+    logger.warning(
+        "Refresh failed",
+        extra={"kind": str(request.kind), "status": int(failure.status), "reason": failure.message},
+    )
+    if request.kind is Kind.TICK and not isinstance(failure, CredentialsNotConfigured):
+        raise ScheduledRefreshFailed(failure.message) from None
+    return direct_error(failure)

@@ -121,8 +121,13 @@ class TokenRing:
         """
         best = known
         for _ in range(self.size):
-            candidate = self.read_slot(self.slot_of(best.generation + 1))
-            if candidate is None or candidate.generation <= best.generation:
+            slot_id = self.slot_of(best.generation + 1)
+            candidate = self.read_slot(slot_id)
+            if (
+                candidate is None
+                or candidate.generation <= best.generation
+                or not self._owns(slot_id, candidate)
+            ):
                 return best
             best = candidate
             if enough is not None and enough(best):

@@ -6,6 +6,7 @@ directly instead of patching ``os.environ`` and re-importing modules.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,11 +48,7 @@ class Settings:
                 tick_seconds=_number(env, "REFRESH_INTERVAL_SECONDS", 60.0),
             ),
             refresh_function_name=env.get("REFRESH_FUNCTION_NAME") or None,
-            allowed_methods=frozenset(
-                m.strip().upper()
-                for m in env.get("ALLOWED_METHODS", "GET,POST").split(",")
-                if m.strip()
-            ),
+            allowed_methods=_methods(env),
             upstream_timeout=_timeout(env),
             token_endpoint_enabled=env.get("TOKEN_ENDPOINT_ENABLED", "false").lower() == "true",
         )
@@ -65,7 +62,8 @@ class Settings:
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = (env.get(name) or default).rstrip("/")
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+    extras = parts.path or parts.query or parts.fragment or parts.username or parts.password
+    if parts.scheme not in ("http", "https") or not parts.hostname or extras:
         raise ConfigurationError(f"{name} must be a bare http(s) origin, got {value!r}")
     return value
 
@@ -78,6 +76,8 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError as exc:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number, got {raw!r}")
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, got {raw!r}")
     return value
@@ -97,3 +97,11 @@ def _timeout(env: Mapping[str, str]) -> float:
             f"UPSTREAM_TIMEOUT_SECONDS must stay below API Gateway's {API_GATEWAY_TIMEOUT:.0f} s"
         )
     return value
+
+
+def _methods(env: Mapping[str, str]) -> frozenset[str]:
+    raw = env.get("ALLOWED_METHODS", "GET,POST")
+    methods = frozenset(m.strip().upper() for m in raw.split(",") if m.strip())
+    if not methods or not all(m.isalpha() for m in methods):
+        raise ConfigurationError(f"ALLOWED_METHODS must list HTTP methods, got {raw!r}")
+    return methods

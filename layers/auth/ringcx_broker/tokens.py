@@ -8,6 +8,7 @@ stray log line or traceback cannot print them.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -189,29 +190,45 @@ class StoredToken:
             raise MalformedSlot("slot is not a JSON object")
         if not data:
             return None
+        generation, access = data.get("generation"), data.get("accessToken")
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
+            raise MalformedSlot("slot has no valid generation")
+        if not isinstance(access, str) or not access:
+            raise MalformedSlot("slot has no access token")
+        account = data.get("account") or {}
+        if not isinstance(account, Mapping):
+            raise MalformedSlot("slot's account is not an object")
+        refresh = data.get("refreshToken")
+        issued = _timestamp(data.get("issuedAt"), "issuedAt")
+        return cls(
+            generation=generation,
+            access_token=access,
+            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            token_type=str(data.get("tokenType") or "Bearer"),
+            issued_at=issued,
+            expires_at=_timestamp(data.get("expiresAt"), "expiresAt"),
+            refreshed_at=_timestamp(data.get("refreshedAt", issued), "refreshedAt"),
+            source=str(data.get("source") or "unknown"),
+            account=_account(account),
+        )
+
+
+def _account(data: Mapping[str, Any]) -> AccountInfo:
+    try:
+        return AccountInfo.from_json(data)
+    except (TypeError, ValueError) as exc:
+        raise MalformedSlot("slot's account is malformed") from exc
+
+
+def _timestamp(value: object, name: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
         try:
-            generation = data["generation"]
-            access = data["accessToken"]
-            if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
-                raise MalformedSlot("slot has no valid generation")
-            if not isinstance(access, str) or not access:
-                raise MalformedSlot("slot has no access token")
-            refresh = data.get("refreshToken")
-            return cls(
-                generation=generation,
-                access_token=access,
-                refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-                token_type=str(data.get("tokenType") or "Bearer"),
-                issued_at=float(data["issuedAt"]),
-                expires_at=float(data["expiresAt"]),
-                refreshed_at=float(data.get("refreshedAt") or data["issuedAt"]),
-                source=str(data.get("source") or "unknown"),
-                account=AccountInfo.from_json(data.get("account") or {}),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, MalformedSlot):
-                raise
-            raise MalformedSlot(f"slot lacks a valid field ({type(exc).__name__})") from exc
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if math.isfinite(seconds):
+            return seconds
+    raise MalformedSlot(f"slot has no valid {name}")
 
 
 def _iso(epoch: float) -> str:

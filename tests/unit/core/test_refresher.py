@@ -1,0 +1,790 @@
+"""refresher.py: keep the single-use refresh-token chain alive, with fakes at every edge."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ringcx_broker.errors import (
+    BadRequest,
+    CredentialsNotConfigured,
+    RateLimited,
+    TokenPersistFailed,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from ringcx_broker.refresher import (
+    Action,
+    Kind,
+    Refresher,
+    RefreshRequest,
+    RetryPolicy,
+    ScheduledRefreshFailed,
+    handle,
+)
+from ringcx_broker.ring import TokenRing, request_token
+from ringcx_broker.timing import TimingPolicy
+from ringcx_broker.tokens import StoredToken
+from tests.unit.core.conftest import RING_SIZE, slot_token
+from tests.unit.core.fakes import (
+    FakeClock,
+    FakeLogin,
+    FakeRingCX,
+    FakeSecretsManager,
+    RecordingMetrics,
+    RecordingSleep,
+)
+
+EVENTS = Path(__file__).parents[3] / "events"
+GET, PUT = "get_secret_value", "put_secret_value"
+NOT_CONFIGURED = CredentialsNotConfigured(
+    "RingCentral credentials are not configured: secret creds is empty; "
+    "put client_id, client_secret, jwt in it"
+)
+
+
+def load_event(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text())
+
+
+@dataclass
+class World:
+    """One refresher "container" wired to fakes, plus handles on every fake."""
+
+    clock: FakeClock
+    secrets: FakeSecretsManager
+    slot_ids: tuple[str, ...]
+    ring: TokenRing
+    ringcx: FakeRingCX
+    login: FakeLogin
+    backoff: RecordingSleep
+    metrics: RecordingMetrics
+    refresher: Refresher
+
+    def chain(self, generation: int, age: float = 0.0, live: bool = True) -> StoredToken:
+        """Store generation ``generation`` minted ``age`` seconds ago, as another
+        writer would have; its refresh token is valid at RingCX if ``live``."""
+        self.clock.advance(-age)
+        grant = self.ringcx.issue()
+        self.clock.advance(age)
+        token = StoredToken.from_grant(grant, generation, self.clock() - age, "refresh")
+        if not live:
+            assert token.refresh_token is not None
+            self.ringcx.valid_refresh_tokens.discard(token.refresh_token)
+        self.put(token)
+        self.secrets.reset_calls()
+        return token
+
+    def put(self, token: StoredToken) -> None:
+        slot = self.ring.slot_of(token.generation)
+        self.secrets.external_put(
+            slot,
+            token.to_secret_string(),
+            request_token(token.generation, self.secrets.current_version(slot)),
+        )
+
+    def stored(self, generation: int) -> StoredToken | None:
+        return slot_token(self.secrets, self.ring.slot_of(generation))
+
+    def container(self) -> Refresher:
+        """A second refresher sharing the same Secrets Manager and RingCX."""
+        return Refresher(
+            TokenRing(self.secrets.client, self.slot_ids, sleep=RecordingSleep()),
+            self.ringcx.client,
+            self.login,
+            TimingPolicy(),
+            clock=self.clock,
+            sleep=self.backoff,
+            metrics=self.metrics,
+            jitter=lambda: 1.0,
+        )
+
+
+@pytest.fixture
+def world(
+    clock: FakeClock,
+    secrets: FakeSecretsManager,
+    slot_ids: tuple[str, ...],
+    ringcx: FakeRingCX,
+    login: FakeLogin,
+    metrics: RecordingMetrics,
+) -> World:
+    backoff = RecordingSleep(clock)
+    ring = TokenRing(secrets.client, slot_ids, sleep=RecordingSleep(), jitter=lambda: 0.5)
+    refresher = Refresher(
+        ring,
+        ringcx.client,
+        login,
+        TimingPolicy(),
+        clock=clock,
+        sleep=backoff,
+        metrics=metrics,
+        retry=RetryPolicy(),
+        jitter=lambda: 1.0,
+    )
+    return World(clock, secrets, slot_ids, ring, ringcx, login, backoff, metrics, refresher)
+
+
+TICK = RefreshRequest(Kind.TICK)
+FORCE = RefreshRequest(Kind.FORCE)
+
+
+def stale(generation: int) -> RefreshRequest:
+    return RefreshRequest(Kind.STALE, generation)
+
+
+# -- RefreshRequest.from_event ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (load_event("refresh-scheduled.json"), RefreshRequest(Kind.TICK)),
+        (load_event("refresh-force.json"), RefreshRequest(Kind.FORCE)),
+        (load_event("refresh-stale.json"), RefreshRequest(Kind.STALE, 1)),
+        ({"staleGeneration": 0}, RefreshRequest(Kind.STALE, 0)),
+        ({"force": False}, RefreshRequest(Kind.TICK)),
+        ({}, RefreshRequest(Kind.TICK)),
+        (None, RefreshRequest(Kind.TICK)),
+        ([], RefreshRequest(Kind.TICK)),
+        ("refresh", RefreshRequest(Kind.TICK)),
+        ({"detail-type": "Scheduled Event", "detail": {"force": True}}, RefreshRequest(Kind.TICK)),
+    ],
+    ids=[
+        "scheduled-event",
+        "force-event",
+        "stale-event",
+        "stale-zero",
+        "force-false",
+        "empty",
+        "null",
+        "list",
+        "string",
+        "odd-scheduled-shape",
+    ],
+)
+def test_refresh_request_from_event_known_and_unexpected_shapes(
+    event: object, expected: RefreshRequest
+) -> None:
+    # Given a scheduled event, an operator/proxy invoke, or something unexpected
+    # When it is turned into a request
+    # Then operators force, proxies report staleness, and anything else is a tick
+    assert RefreshRequest.from_event(event) == expected
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"staleGeneration": -1}, "staleGeneration must be a non-negative integer"),
+        ({"staleGeneration": "3"}, "staleGeneration must be a non-negative integer"),
+        ({"staleGeneration": 2.0}, "staleGeneration must be a non-negative integer"),
+        ({"staleGeneration": True}, "staleGeneration must be a non-negative integer"),
+        ({"staleGeneration": None}, "staleGeneration must be a non-negative integer"),
+        ({"force": "true"}, "force must be true or false"),
+        ({"force": 1}, "force must be true or false"),
+        ({"force": None}, "force must be true or false"),
+    ],
+)
+def test_refresh_request_from_event_invalid_values_raise_bad_request(
+    event: dict[str, Any], message: str
+) -> None:
+    # Given a direct invoke with a mistyped field
+    # When it is parsed
+    with pytest.raises(BadRequest) as caught:
+        RefreshRequest.from_event(event)
+
+    # Then it is a 400 saying what is expected
+    assert caught.value.message == message
+
+
+# -- ticks ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("age", [0, 100, 179])
+def test_refresher_tick_fresh_token_skips_rotation(world: World, age: float) -> None:
+    # Given generation 1 with more than 0.4 L (120 s) left
+    token = world.chain(1, age=age)
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then nothing is spent or written
+    assert result.action is Action.FRESH
+    assert result.token == token
+    assert world.ringcx.refresh_calls == []
+    assert world.secrets.count(PUT) == 0
+    assert ("TokenSecondsLeft", "Seconds", 300 - age) in world.metrics.points
+
+
+@pytest.mark.parametrize(
+    "age", [181, 250, 299, 400], ids=["just-due", "due", "last-second", "expired"]
+)
+def test_refresher_tick_due_token_rotates_and_stores_new_refresh_token(
+    world: World, age: float
+) -> None:
+    # Given generation 1 with less than 0.4 L left (or already expired)
+    old = world.chain(1, age=age)
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then the refresh token is spent once and generation 2 stores its replacement
+    new_refresh = world.ringcx.issued[-1].refresh_token
+    assert result.action is Action.ROTATED
+    assert world.ringcx.refresh_calls == [old.refresh_token]
+    assert result.token.generation == 2
+    assert result.token.refresh_token == new_refresh
+    assert world.stored(2) == result.token
+    assert world.stored(2) is not None
+    assert result.token.source == "refresh"
+    assert world.secrets.count(PUT) == 1
+    assert world.metrics.total("Refreshes") == 1
+
+
+def test_refresher_tick_short_lifetime_rotates_at_same_fraction(world: World) -> None:
+    # Given 20-second tokens (a compressed clock): 0.4 L = 8 s
+    world.ringcx.lifetime = 20
+    world.chain(1, age=13)
+
+    # When the schedule ticks with 7 s left, and then again on the fresh token
+    first = world.refresher.run(TICK)
+    second = world.refresher.run(TICK)
+
+    # Then it rotates exactly like with 5-minute tokens, and not again
+    assert first.action is Action.ROTATED
+    assert second.action is Action.FRESH
+    assert len(world.ringcx.refresh_calls) == 1
+
+
+def test_refresher_force_fresh_token_rotates(world: World) -> None:
+    # Given a token minted a second ago
+    world.chain(1, age=1)
+
+    # When an operator forces a refresh
+    result = world.refresher.run(FORCE)
+
+    # Then it rotates anyway
+    assert result.action is Action.ROTATED
+    assert result.token.generation == 2
+
+
+def test_refresher_warm_container_reads_one_slot_per_tick(world: World) -> None:
+    # Given a container that already read the ring once
+    world.chain(1)
+    world.refresher.run(TICK)
+    world.secrets.reset_calls()
+
+    # When the schedule ticks again on a fresh token
+    result = world.refresher.run(TICK)
+
+    # Then it only checks the next slot (invariant 4.6: no whole-ring reads when warm)
+    assert result.action is Action.FRESH
+    assert world.secrets.count(GET) == 1
+
+
+# -- stale requests from proxies --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("generations", "age", "stale_of", "action"),
+    [
+        ((1, 2), 10, 1, Action.NEWER_EXISTS),  # a newer, fresh generation exists
+        ((1, 2), 280, 1, Action.ROTATED),  # newer exists but is itself inside the leeway
+        ((1,), 200, 1, Action.ROTATED),  # the proxy's generation is the newest and old
+        ((1,), 10, 1, Action.FRESH),  # newest was minted 10 s ago: clock skew, don't rotate
+        ((1,), 29, 1, Action.FRESH),  # inside 0.1 L of minting
+    ],
+    ids=["newer-fresh", "newer-but-stale", "same-and-old", "same-and-new", "same-within-leeway"],
+)
+def test_refresher_stale_request_rotates_only_when_useful(
+    world: World, generations: tuple[int, ...], age: float, stale_of: int, action: Action
+) -> None:
+    # Given the ring's newest generation and a proxy that reports its generation stale
+    for generation in generations:
+        world.chain(generation, age=age)
+
+    # When the refresher serves the proxy
+    result = world.refresher.run(stale(stale_of))
+
+    # Then it rotates only if no usable newer token exists
+    assert result.action is action
+    assert len(world.ringcx.refresh_calls) == (1 if action is Action.ROTATED else 0)
+
+
+def test_refresher_many_stale_requests_for_one_generation_cause_one_rotation(
+    world: World,
+) -> None:
+    # Given generation 1 inside the proxies' leeway, and two refresher containers
+    world.chain(1, age=275)
+    other = world.container()
+
+    # When five proxies report generation 1 stale, spread over both containers
+    results = [r.run(stale(1)) for r in (world.refresher, other, world.refresher, other, other)]
+
+    # Then RingCX is called once; everybody else is told a newer generation exists
+    assert [r.action for r in results] == [Action.ROTATED] + [Action.NEWER_EXISTS] * 4
+    assert {r.token.generation for r in results} == {2}
+    assert len(world.ringcx.refresh_calls) == 1
+    assert world.secrets.count(PUT) == 1
+
+
+# -- dead refresh tokens ----------------------------------------------------------
+
+
+def test_refresher_dead_refresh_token_rereads_then_relogs_in_once(world: World) -> None:
+    # Given generation 1 is due but its refresh token is dead at RingCX
+    world.chain(1, age=200, live=False)
+    reads_at_login: list[int] = []
+    world.login.before = lambda: reads_at_login.append(world.secrets.count(GET))
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then the ring was re-read after the rejection, and exactly one login followed
+    assert reads_at_login == [RING_SIZE + 1]
+    assert world.login.calls == 1
+    assert len(world.ringcx.refresh_calls) == 1
+    assert result.action is Action.RELOGIN
+    assert result.token.generation == 2
+    assert result.token.source == "relogin"
+    assert world.stored(2) == result.token
+    assert world.metrics.total("DeadRefreshTokens") == 1
+    assert world.metrics.total("Relogins") == 1
+
+
+def test_refresher_dead_refresh_token_with_newer_generation_written_meanwhile_skips_relogin(
+    world: World,
+) -> None:
+    # Given generation 1 is due, and another writer rotates it while our refresh is in flight
+    old = world.chain(1, age=200)
+
+    def other_writer_rotates() -> None:
+        assert old.refresh_token is not None
+        world.ringcx.valid_refresh_tokens.discard(old.refresh_token)
+        world.put(StoredToken.from_grant(world.ringcx.issue(), 2, world.clock(), "refresh"))
+
+    world.ringcx.then(other_writer_rotates)
+
+    # When the schedule ticks (our refresh now finds the token spent)
+    result = world.refresher.run(TICK)
+
+    # Then the newer generation is adopted: no login, no write
+    assert result.action is Action.NEWER_EXISTS
+    assert result.token.generation == 2
+    assert world.login.calls == 0
+    assert world.secrets.count(PUT) == 0
+
+
+def test_refresher_newest_without_refresh_token_relogs_in_without_refresh_call(
+    world: World,
+) -> None:
+    # Given generation 1 stored without a refresh token, and due
+    token = world.chain(1, age=200)
+    world.put(replace(token, refresh_token=None))
+    world.secrets.reset_calls()
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then it logs in directly
+    assert result.action is Action.RELOGIN
+    assert world.ringcx.refresh_calls == []
+    assert world.login.calls == 1
+
+
+def test_refresher_dead_refresh_token_without_credentials_raises_not_configured(
+    world: World,
+) -> None:
+    # Given a dead chain and no stored credentials
+    world.chain(1, age=200, live=False)
+    world.login.error = NOT_CONFIGURED
+
+    # When the schedule ticks
+    with pytest.raises(CredentialsNotConfigured) as caught:
+        world.refresher.run(TICK)
+
+    # Then the operator is told both ways out
+    assert "refresh token is dead" in caught.value.message
+    assert "POST an RC token to /auth/exchange" in caught.value.message
+    assert "client_id, client_secret, jwt" in caught.value.message
+
+
+# -- empty ring -------------------------------------------------------------------
+
+
+def test_refresher_empty_ring_with_credentials_bootstraps_generation_one(world: World) -> None:
+    # Given the template's empty ring and configured credentials
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then a JWT login creates generation 1 in slot 1
+    assert result.action is Action.RELOGIN
+    assert result.token.generation == 1
+    assert world.stored(1) == result.token
+    assert world.login.calls == 1
+
+
+def test_refresher_empty_ring_without_credentials_raises_not_configured(world: World) -> None:
+    # Given the template's empty ring and an empty credentials secret
+    world.login.error = NOT_CONFIGURED
+
+    # When the schedule ticks
+    with pytest.raises(CredentialsNotConfigured) as caught:
+        world.refresher.run(TICK)
+
+    # Then the original, field-naming message comes through, and nothing is written
+    assert caught.value is NOT_CONFIGURED
+    assert world.secrets.count(PUT) == 0
+    assert world.metrics.total("RefreshFailures") == 1
+
+
+# -- upstream failures ------------------------------------------------------------
+
+
+def test_refresher_rate_limited_raises_without_relogin(world: World) -> None:
+    # Given RingCX answers the refresh with 429
+    old = world.chain(1, age=200)
+    world.ringcx.then(RateLimited("RingCX rate limit reached; retry after 60 s", 60))
+
+    # When the schedule ticks
+    with pytest.raises(RateLimited) as caught:
+        world.refresher.run(TICK)
+
+    # Then it backs off: no retry, no login, ring untouched
+    assert caught.value.retry_after == 60
+    assert len(world.ringcx.refresh_calls) == 1
+    assert world.login.calls == 0
+    assert world.backoff.delays == []
+    assert world.secrets.count(PUT) == 0
+    assert old.refresh_token in world.ringcx.valid_refresh_tokens
+    assert world.metrics.total("RateLimited") == 1
+    assert world.metrics.total("RefreshFailures") == 1
+
+
+def test_refresher_transient_failures_are_retried_with_backoff_without_relogin(
+    world: World,
+) -> None:
+    # Given RingCX failing twice (a 503, then a timeout) before answering
+    world.chain(1, age=200)
+    world.ringcx.then(
+        UpstreamUnavailable("RingCX failed with HTTP 503"),
+        UpstreamTimeout("RingCX did not answer in time"),
+    )
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then the third attempt succeeds after exponential backoff (0.5 s, 1 s)
+    assert result.action is Action.ROTATED
+    assert len(world.ringcx.refresh_calls) == 3
+    assert world.backoff.delays == [0.5, 1.0]
+    assert world.login.calls == 0
+    assert world.metrics.total("UpstreamFailures") == 2
+
+
+def test_refresher_transient_failures_exhausted_raise_and_keep_old_token(world: World) -> None:
+    # Given RingCX failing every attempt
+    old = world.chain(1, age=200)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 502")] * 5)
+
+    # When the schedule ticks
+    with pytest.raises(UpstreamUnavailable):
+        world.refresher.run(TICK)
+
+    # Then attempts are bounded, nobody logs in, and the old token keeps serving
+    assert len(world.ringcx.refresh_calls) == 3
+    assert len(world.backoff.delays) == 2
+    assert world.login.calls == 0
+    assert world.stored(1) == old
+
+
+def test_refresher_backoff_is_capped(world: World) -> None:
+    # Given a generous retry policy with a 2 s cap
+    world.chain(1, age=200)
+    refresher = Refresher(
+        world.ring,
+        world.ringcx.client,
+        world.login,
+        TimingPolicy(),
+        clock=world.clock,
+        sleep=world.backoff,
+        retry=RetryPolicy(attempts=5, base=1.0, cap=2.0),
+        jitter=lambda: 1.0,
+    )
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 4)
+
+    # When the refresh finally succeeds on the fifth attempt
+    result = refresher.run(TICK)
+
+    # Then delays doubled up to the cap
+    assert result.action is Action.ROTATED
+    assert world.backoff.delays == [1.0, 2.0, 2.0, 2.0]
+
+
+# -- persistence ------------------------------------------------------------------
+
+
+def test_refresher_persist_failure_raises_then_writes_pending_token_next_run(world: World) -> None:
+    # Given a due token, and Secrets Manager throttling every write attempt of this run
+    world.chain(1, age=200)
+    world.secrets.fail(PUT, "ThrottlingException", times=4)
+
+    # When the schedule ticks
+    with pytest.raises(TokenPersistFailed) as caught:
+        world.refresher.run(TICK)
+    issued = world.ringcx.issued[-1]
+
+    # Then the failure is typed and token-free, and generation 2 is not stored yet
+    assert "token generation 2 could not be stored" in caught.value.message
+    assert str(issued.refresh_token) not in caught.value.message
+    assert world.stored(2) is None
+    assert world.metrics.total("PersistFailures") == 1
+
+    # When the next tick runs with Secrets Manager healthy
+    world.clock.advance(60)
+    result = world.refresher.run(TICK)
+
+    # Then the pending rotation is written first, and RingCX is not asked again
+    assert world.stored(2) is not None
+    assert world.stored(2) == result.token
+    assert result.token.refresh_token == issued.refresh_token
+    assert result.action is Action.FRESH
+    assert len(world.ringcx.refresh_calls) == 1
+
+
+def test_refresher_pending_token_still_unwritable_raises_again_then_recovers(
+    world: World,
+) -> None:
+    # Given a rotation whose write failed, and Secrets Manager still failing on the next run
+    world.chain(1, age=200)
+    world.secrets.fail(PUT, "InternalServiceError", times=8)
+    with pytest.raises(TokenPersistFailed):
+        world.refresher.run(TICK)
+
+    # When the next run also fails to write, and the one after succeeds
+    with pytest.raises(TokenPersistFailed) as again:
+        world.refresher.run(TICK)
+    result = world.refresher.run(TICK)
+
+    # Then the second failure says the token is *still* not stored, and it lands at last
+    assert "token generation 2 is still not stored" in again.value.message
+    assert result.token.generation == 2
+    assert world.stored(2) == result.token
+    assert len(world.ringcx.refresh_calls) == 1
+
+
+def test_refresher_ring_conflict_during_persist_keeps_the_winner(world: World) -> None:
+    # Given another writer storing its generation 2 just before our write
+    world.chain(1, age=200)
+    theirs: list[StoredToken] = []
+
+    def other_writer() -> None:
+        theirs.append(StoredToken.from_grant(world.ringcx.issue(), 2, world.clock(), "login"))
+        world.put(theirs[0])
+
+    world.secrets.before_next(PUT, other_writer)
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then we collide instead of overwriting, and adopt their generation
+    assert result.action is Action.NEWER_EXISTS
+    assert result.token == theirs[0]
+    assert world.stored(2) == theirs[0]
+    assert world.metrics.total("RingConflicts") == 1
+
+
+# -- handle() ---------------------------------------------------------------------
+
+
+def test_handle_scheduled_event_returns_summary_without_tokens(world: World) -> None:
+    # Given a fresh token
+    token = world.chain(1, age=30)
+
+    # When the scheduled event arrives
+    reply = handle(load_event("refresh-scheduled.json"), world.refresher, world.clock)
+
+    # Then the reply is an ok summary with timing and no token
+    assert reply["ok"] is True
+    assert reply["action"] == "fresh"
+    assert reply["generation"] == 1
+    assert reply["secondsLeft"] == 270
+    rendered = json.dumps(reply)
+    assert token.access_token not in rendered
+    assert str(token.refresh_token) not in rendered
+
+
+@pytest.mark.parametrize("event", [{"staleGeneration": "1"}, {"force": "yes"}])
+def test_handle_invalid_direct_invoke_returns_400_without_running(
+    world: World, event: dict[str, Any]
+) -> None:
+    # Given a direct invoke with a bad field
+    # When it is handled
+    reply = handle(event, world.refresher, world.clock)
+
+    # Then it is an ok=false 400, and nothing was read or called
+    assert reply["ok"] is False
+    assert reply["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert world.secrets.calls == []
+
+
+@pytest.mark.parametrize(
+    ("event", "status"),
+    [
+        ({"force": True}, HTTPStatus.TOO_MANY_REQUESTS),
+        ({"staleGeneration": 1}, HTTPStatus.TOO_MANY_REQUESTS),
+    ],
+    ids=["force", "stale"],
+)
+def test_handle_failed_direct_invoke_returns_ok_false_with_status(
+    world: World, event: dict[str, Any], status: HTTPStatus
+) -> None:
+    # Given RingCX rate-limiting a due token's refresh
+    world.chain(1, age=290)
+    world.ringcx.then(RateLimited("RingCX rate limit reached; retry after 60 s", 60))
+
+    # When an operator or proxy invokes the refresher
+    reply = handle(event, world.refresher, world.clock)
+
+    # Then it gets the contract's {"ok": false, "statusCode": N, ...}
+    assert reply == {
+        "ok": False,
+        "statusCode": int(status),
+        "message": "RingCX rate limit reached; retry after 60 s",
+        "retryAfter": 60,
+    }
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RateLimited("RingCX rate limit reached; retry after 60 s", 60),
+        UpstreamUnavailable("RingCX failed with HTTP 503"),
+    ],
+    ids=["rate-limited", "unavailable"],
+)
+def test_handle_failed_tick_raises_scheduled_refresh_failed(
+    world: World, failure: Exception
+) -> None:
+    # Given a due token whose refresh fails
+    world.chain(1, age=200)
+    world.ringcx.then(*[failure] * 3)
+
+    # When the scheduled event is handled
+    with pytest.raises(ScheduledRefreshFailed) as caught:
+        handle(load_event("refresh-scheduled.json"), world.refresher, world.clock)
+
+    # Then Lambda sees an error whose message is the safe broker message, without chaining
+    assert str(caught.value) == str(failure)
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__ is True
+
+
+def test_handle_failed_tick_persist_failure_raises_scheduled_refresh_failed(world: World) -> None:
+    # Given a rotation whose write fails
+    world.chain(1, age=200)
+    world.secrets.fail(PUT, "ThrottlingException", times=4)
+
+    # When the scheduled event is handled
+    with pytest.raises(ScheduledRefreshFailed) as caught:
+        handle(load_event("refresh-scheduled.json"), world.refresher, world.clock)
+
+    # Then the alarm sees the persist failure, and no token is in the message
+    assert "could not be stored" in str(caught.value)
+    assert str(world.ringcx.issued[-1].refresh_token) not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [load_event("refresh-scheduled.json"), {"force": True}],
+    ids=["tick", "force"],
+)
+def test_handle_unconfigured_broker_returns_503_without_raising(
+    world: World, event: dict[str, Any]
+) -> None:
+    # Given a fresh stack: empty ring, empty credentials secret
+    world.login.error = NOT_CONFIGURED
+
+    # When the refresher runs (scheduled or forced)
+    reply = handle(event, world.refresher, world.clock)
+
+    # Then it reports "not configured" instead of crash-looping the schedule
+    assert reply["ok"] is False
+    assert reply["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "client_id, client_secret, jwt" in reply["message"]
+
+
+def test_handle_direct_invoke_unexpected_exception_returns_500(world: World) -> None:
+    # Given a bug deep in the refresh path
+    world.chain(1, age=200)
+    world.ringcx.then(RuntimeError("unexpected"))
+
+    # When an operator forces a refresh
+    reply = handle({"force": True}, world.refresher, world.clock)
+
+    # Then the reply is still the contract's JSON, with no detail
+    assert reply == {
+        "ok": False,
+        "statusCode": 500,
+        "message": "internal error; see the broker's logs",
+    }
+
+
+# -- secrets stay secret ----------------------------------------------------------
+
+
+def _all_tokens(world: World) -> set[str]:
+    found = set()
+    for grant in world.ringcx.issued:
+        found.add(grant.access_token)
+        if grant.refresh_token:
+            found.add(grant.refresh_token)
+    return found
+
+
+def _check_logs(records: list[logging.LogRecord], secrets: set[str]) -> None:
+    for record in records:
+        rendered = f"{record.getMessage()} {vars(record)!r}"
+        for secret in secrets:
+            assert secret not in rendered, f"token leaked in log {record.getMessage()!r}"
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["rotate", "dead-token", "persist-failure", "transient", "conflict"],
+)
+def test_refresher_logs_never_contain_tokens(
+    world: World, scenario: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a due token and one of the eventful paths
+    world.chain(1, age=200, live=scenario != "dead-token")
+    steps: dict[str, Callable[[], None]] = {
+        "rotate": lambda: None,
+        "dead-token": lambda: None,
+        "persist-failure": lambda: world.secrets.fail(PUT, "ThrottlingException", times=4),
+        "transient": lambda: world.ringcx.then(UpstreamUnavailable("RingCX failed with HTTP 503")),
+        "conflict": lambda: world.secrets.before_next(
+            PUT,
+            lambda: world.put(StoredToken.from_grant(world.ringcx.issue(), 2, world.clock(), "x")),
+        ),
+    }
+    steps[scenario]()
+
+    # When the refresher runs with every log level captured
+    with caplog.at_level(logging.DEBUG):
+        try:
+            handle({"force": True}, world.refresher, world.clock)
+            handle(load_event("refresh-scheduled.json"), world.refresher, world.clock)
+        except ScheduledRefreshFailed:
+            pass
+
+    # Then no access or refresh token appears in any log record or its extras
+    assert caplog.records
+    _check_logs(caplog.records, _all_tokens(world))

@@ -1,0 +1,135 @@
+"""timing.py: the refresh arithmetic of design section 4.3."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ringcx_broker.timing import TimingPolicy, ring_size_for, tick_fraction
+
+
+def test_timing_policy_defaults_with_five_minute_tokens_has_no_problems() -> None:
+    # Given the shipped policy (f = 0.4, leeway = 0.1, T = 60 s)
+    policy = TimingPolicy()
+
+    # When it is checked against RingCX's 300 s tokens
+    found = policy.problems(300.0)
+
+    # Then the arithmetic holds: f >= 2T/L, f <= 0.5, leeway < f - T/L
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "tick"),
+    [(300.0, 60.0), (20.0, 4.0), (3600.0, 720.0)],
+    ids=["5-min-tokens", "20-s-tokens", "1-h-tokens"],
+)
+def test_timing_policy_scaled_lifetime_and_tick_has_no_problems(
+    lifetime: float, tick: float
+) -> None:
+    # Given a tick that is the same fraction (T/L = 0.2) of a shorter or longer life
+    policy = TimingPolicy(tick_seconds=tick)
+
+    # When it is checked
+    found = policy.problems(lifetime)
+
+    # Then the system behaves the same, just faster or slower
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "lifetime", "expected"),
+    [
+        (TimingPolicy(refresh_fraction=0.6, tick_seconds=30.0), 300.0, ["(0, 0.5]"]),
+        (TimingPolicy(refresh_fraction=0.0), 300.0, ["(0, 0.5]", "below 2T/L", "leeway"]),
+        (TimingPolicy(refresh_fraction=-0.1), 300.0, ["(0, 0.5]", "below 2T/L", "leeway"]),
+        (TimingPolicy(tick_seconds=120.0), 300.0, ["below 2T/L = 0.80", "f - T/L = 0.00"]),
+        (TimingPolicy(refresh_fraction=0.3), 300.0, ["below 2T/L = 0.40", "f - T/L = 0.10"]),
+        (TimingPolicy(leeway_fraction=0.2), 300.0, ["leeway 0.2 must be below f - T/L = 0.20"]),
+        (TimingPolicy(leeway_fraction=0.25), 300.0, ["leeway 0.25"]),
+        (TimingPolicy(leeway_fraction=-0.01), 300.0, ["leeway -0.01"]),
+        (TimingPolicy(), 150.0, ["below 2T/L = 0.80", "leeway"]),
+        (TimingPolicy(), 0.0, ["below 2T/L = 2.00", "leeway"]),
+    ],
+    ids=[
+        "f-above-half",
+        "f-zero",
+        "f-negative",
+        "tick-too-slow",
+        "no-room-for-a-failed-tick",
+        "leeway-equal-to-margin",
+        "leeway-above-margin",
+        "leeway-negative",
+        "short-tokens-default-tick",
+        "zero-lifetime",
+    ],
+)
+def test_timing_policy_broken_arithmetic_reports_each_problem(
+    policy: TimingPolicy, lifetime: float, expected: list[str]
+) -> None:
+    # Given a policy that violates one or more rules of design 4.3
+    # When it is checked
+    found = policy.problems(lifetime)
+
+    # Then each violated rule is reported once, in order, in plain words
+    assert len(found) == len(expected)
+    for finding, fragment in zip(found, expected, strict=True):
+        assert fragment in finding
+
+
+@pytest.mark.parametrize(
+    ("tick", "lifetime", "expected"),
+    [(60.0, 300.0, 0.2), (4.0, 20.0, 0.2), (60.0, 0.0, 1.0), (60.0, -5.0, 1.0)],
+)
+def test_tick_fraction_lifetime_gives_ratio_or_one(
+    tick: float, lifetime: float, expected: float
+) -> None:
+    # Given a tick and a lifetime (possibly degenerate)
+    # When the fraction T/L is computed
+    # Then it is the ratio, and a non-positive lifetime counts as "a whole life per tick"
+    assert tick_fraction(tick, lifetime) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "fraction", "interval", "expected"),
+    [
+        (300.0, 0.4, 900.0, 5),  # the design's worked example: P = 180 s, K = 5
+        (300.0, 0.5, 900.0, 6),  # P = 150 s
+        (300.0, 0.2, 900.0, 4),  # P = 240 s, 3.75 rounds up
+        (300.0, 0.4, 600.0, 4),  # AWS's 10-minute advice: 3.33 rounds up
+        (20.0, 0.4, 900.0, 75),  # P = 12 s
+        (3600.0, 0.4, 900.0, 1),  # P = 2160 s: one secret is enough
+        (1.0, 0.4, 900.0, 900),  # P < 1 s is treated as 1 s, never a division by zero
+        (300.0, 1.0, 900.0, 900),  # P = 0
+    ],
+)
+def test_ring_size_for_lifetime_and_fraction_gives_ceiling_of_interval_over_period(
+    lifetime: float, fraction: float, interval: float, expected: int
+) -> None:
+    # Given a token lifetime, a refresh fraction and the per-secret write interval
+    policy = TimingPolicy(refresh_fraction=fraction)
+
+    # When the ring size is derived
+    size = ring_size_for(lifetime, policy, interval)
+
+    # Then K = ceil(interval / P) with P = (1 - f) L
+    assert size == expected
+
+
+@pytest.mark.parametrize("lifetime", [15.0, 20.0, 59.0, 299.0, 300.0, 301.0, 1000.0, 3600.0])
+@pytest.mark.parametrize("fraction", [0.1, 0.25, 0.4, 0.5])
+def test_ring_size_for_any_policy_keeps_each_secret_below_one_write_per_interval(
+    lifetime: float, fraction: float
+) -> None:
+    # Given any lifetime and refresh fraction
+    policy = TimingPolicy(refresh_fraction=fraction)
+    period = (1 - fraction) * lifetime
+
+    # When the ring size is derived
+    size = ring_size_for(lifetime, policy)
+
+    # Then a full lap of the ring takes at least 15 minutes (invariant 4.1) ...
+    assert size * period >= 900.0
+    # ... and is not needlessly large: rounding P down to whole seconds costs at most 1 s of P
+    assert size <= math.ceil(900.0 / max(1.0, period - 1.0))
