@@ -103,9 +103,7 @@ def upstream_path(event: Mapping[str, Any]) -> str:
     raw_path = event.get("path")
     if not isinstance(raw_path, str) or not raw_path.startswith("/"):
         raise PathRejected("path must be an absolute path")
-    path_segments = (
-        safe_segments(fully_decoded(raw_path[1:])) if raw_path != "/" else [""]
-    )
+    path_segments = safe_segments(fully_decoded(raw_path[1:])) if raw_path != "/" else [""]
     params = event.get("pathParameters")
     proxy = params.get("proxy") if isinstance(params, Mapping) else None
     if proxy is None:

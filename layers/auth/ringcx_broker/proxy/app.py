@@ -1,0 +1,252 @@
+"""ProxyFunction's REST resolver, and the container's lazily built singleton.
+
+Routes (design section 3):
+
+- ``ANY /voice/api/{proxy+}``: forwarded to ``{RINGCX_SERVER_URL}/voice/api/...``
+  with the broker's bearer token; one retry after a 401 (see ``forward``).
+- ``GET /health``: token timing and account ids, never a token; 503 when no
+  unexpired token exists.
+- ``GET /token``: the access token itself, only when ``TOKEN_ENDPOINT_ENABLED``;
+  otherwise 404 like any unknown route.
+
+Every error is JSON ``{"message": ...}``: no trace, no token, no event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+from ringcx_broker.errors import (
+    BadRequest,
+    BrokerError,
+    MethodNotAllowed,
+    NotFound,
+    NoUsableToken,
+    RateLimited,
+)
+from ringcx_broker.events import JSON_HEADERS, direct_error, error_response, internal_error
+from ringcx_broker.proxy.forward import (
+    Upstream,
+    UpstreamReply,
+    UpstreamRequest,
+    build_request,
+    to_proxy_reply,
+)
+from ringcx_broker.proxy.token_source import LambdaRefresher, RingReader, TokenSource, describe
+from ringcx_broker.timing import Clock, system_clock
+
+if TYPE_CHECKING:
+    import urllib3
+    from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+    from ringcx_broker.settings import Settings
+
+logger = Logger(child=True)
+
+VOICE_RULE = "/voice/api/.+"
+VOICE_RESOURCE = "/voice/api/{proxy+}"
+VOICE_PREFIX = "/voice/api"
+# API Gateway's ANY; the allow-list in Settings decides what is forwarded.
+ROUTED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class ProxyApp:
+    """One container's proxy: settings, token cache and upstream, all injectable."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tokens: TokenSource,
+        upstream: Upstream,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._settings = settings
+        self._tokens = tokens
+        self._upstream = upstream
+        self._clock = clock
+        # debug=False: POWERTOOLS_DEV must never make the resolver print events.
+        resolver = APIGatewayRestResolver(debug=False)
+        resolver.route(VOICE_RULE, method=ROUTED_METHODS)(self._voice)
+        resolver.get("/health")(self._health)
+        resolver.get("/token")(self._token)
+        resolver.not_found(self._not_found)
+        resolver.exception_handler(BrokerError)(self._broker_error)
+        resolver.exception_handler(Exception)(self._crash)
+        self._resolver = resolver
+
+    @property
+    def tokens(self) -> TokenSource:
+        return self._tokens
+
+    def handle(self, event: Any, context: Any) -> dict[str, Any]:
+        """Serve one Lambda invocation; never raises."""
+        problem = shape_problem(event)
+        if problem is not None:
+            return problem
+        try:
+            return self._resolver.resolve(event, context)
+        except Exception as exc:  # a bug: log the type only, a traceback may quote a token
+            logger.error("Proxy crashed", extra={"error": type(exc).__name__})
+            return error_response(internal_error())
+
+    def forward(self, request: UpstreamRequest) -> UpstreamReply:
+        """Send with the cached token; after a 401, at most one retry (design section 3)."""
+        token = self._tokens.current()
+        reply = self._upstream.send(request, token.authorization)
+        if reply.status == HTTPStatus.UNAUTHORIZED:
+            retry = self._tokens.after_unauthorized(token, expired=reply.says_token_expired)
+            if retry is not None:
+                reply = self._upstream.send(request, retry.authorization)
+        return reply
+
+    # -- routes ------------------------------------------------------------------
+
+    def _voice(self) -> Response[Any]:
+        event = self._resolver.current_event.raw_event
+        request = build_request(event, self._settings.allowed_methods)
+        reply = to_proxy_reply(self.forward(request))
+        return Response(status_code=reply.status, body=reply.body, headers=reply.headers)
+
+    def _health(self) -> Response[Any]:
+        token = self._tokens.status()
+        if token is None:
+            raise NoUsableToken("no usable RingCX token: the ring holds no unexpired token")
+        return _json(HTTPStatus.OK, describe(token, self._clock()))
+
+    def _token(self) -> Response[Any]:
+        if not self._settings.token_endpoint_enabled:
+            raise NotFound("Not found")
+        token = self._tokens.current()
+        now = self._clock()
+        return _json(
+            HTTPStatus.OK,
+            {
+                "accessToken": token.access_token,
+                "tokenType": token.token_type,
+                "generation": token.generation,
+                "expiresAt": token.summary(now)["expiresAt"],
+                "secondsLeft": max(0, int(token.seconds_left(now))),
+            },
+        )
+
+    def _not_found(self, _error: NotFoundError) -> Response[Any]:
+        # The voice route's regex cannot match every byte a caller may send
+        # (a newline, say); such requests still get the voice checks (400/405)
+        # instead of a bare 404.
+        event = self._resolver.current_event.raw_event
+        path = event.get("path")
+        if event.get("resource") == VOICE_RESOURCE or (
+            isinstance(path, str) and path.startswith(VOICE_PREFIX)
+        ):
+            return self._voice()
+        raise NotFound("Not found")
+
+    # -- errors ------------------------------------------------------------------
+
+    def _broker_error(self, error: BrokerError) -> Response[Any]:
+        headers: dict[str, str] = {}
+        if isinstance(error, MethodNotAllowed):
+            headers["Allow"] = ", ".join(sorted(self._settings.allowed_methods))
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(error.retry_after)
+        if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.warning(
+                "Proxy request failed", extra={"status": int(error.status), "reason": error.message}
+            )
+        return _json(error.status, error.to_body(), headers)
+
+    def _crash(self, error: Exception) -> Response[Any]:
+        logger.error("Proxy route crashed", extra={"error": type(error).__name__})
+        crash = internal_error()
+        return _json(crash.status, crash.to_body())
+
+
+def _json(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Response[Any]:
+    return Response(
+        status_code=int(status),
+        body=json.dumps(body),
+        headers={**JSON_HEADERS, **(headers or {})},
+    )
+
+
+def shape_problem(event: Any) -> dict[str, Any] | None:
+    """A reply for events the resolver must not see, or None when the shape is sound."""
+    if not isinstance(event, Mapping) or "httpMethod" not in event:
+        return direct_error(
+            BadRequest(
+                "ProxyFunction serves API Gateway REST requests only; "
+                "invoke RefreshFunction or ExchangeFunction directly instead"
+            )
+        )
+    if not isinstance(event.get("requestContext"), Mapping):
+        return error_response(
+            BadRequest("the event has no requestContext: it is not an API Gateway REST request")
+        )
+    if not isinstance(event.get("httpMethod"), str) or not isinstance(event.get("path"), str):
+        return error_response(BadRequest("httpMethod and path must be strings"))
+    for field in ("headers", "multiValueHeaders"):
+        if not isinstance(event.get(field), Mapping | None):
+            return error_response(BadRequest(f"{field} must be an object"))
+    return None
+
+
+# -- the container's singleton -------------------------------------------------
+
+_app: ProxyApp | None = None
+
+
+def build_app(
+    settings: Settings | None = None, pool: urllib3.PoolManager | None = None
+) -> ProxyApp:
+    """Wire a ProxyApp from the environment (``runtime``). No I/O happens here:
+    the token ring, the Secrets Manager client and the Lambda client are all
+    built on first need."""
+    from ringcx_broker import runtime
+    from ringcx_broker.http import shared_pool
+
+    settings = settings or runtime.settings()
+
+    def ring() -> RingReader:
+        from ringcx_broker.ring import TokenRing
+
+        return TokenRing(runtime.secrets_client(), settings.require_ring())
+
+    name = settings.refresh_function_name
+    refresher = LambdaRefresher(runtime.lambda_client, name) if name else None
+    return ProxyApp(
+        settings,
+        TokenSource(ring, refresher, settings.timing),
+        Upstream(settings.ringcx_url, pool or shared_pool(), settings.upstream_timeout),
+    )
+
+
+def default_app() -> ProxyApp:
+    """The container's one ProxyApp, built on first use."""
+    global _app
+    if _app is None:
+        _app = build_app()
+    return _app
+
+
+def set_default_app(app: ProxyApp | None) -> None:
+    """Replace (or, with None, forget) the container's ProxyApp: for tests and benchmarks."""
+    global _app
+    _app = app
+
+
+def handle(event: Any, context: Any) -> dict[str, Any]:
+    """The Lambda entry point's one call."""
+    try:
+        app = default_app()
+    except BrokerError as error:  # e.g. a malformed environment variable
+        logger.error("Proxy is misconfigured", extra={"reason": error.message})
+        return error_response(error) if shape_problem(event) is None else direct_error(error)
+    return app.handle(event, context)

@@ -1,0 +1,315 @@
+"""Token use over real HTTP: the warm path's zero reads, near-expiry renewal
+through the real refresher, the three kinds of upstream 401, /health, /token,
+and 503 when no usable token exists."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+
+from ringcx_broker.refresher import RefreshRequest
+from ringcx_broker.settings import Settings
+from ringcx_broker.tokens import StoredToken
+from ringcx_dev.simulator import Fault, Simulator
+from tests.unit.proxy.fakes import load_event
+
+from .conftest import Proxy, ProxyFactory, SkewClock, api_calls
+
+pytestmark = pytest.mark.integration
+
+LIFETIME = 300.0  # the simulator's default token lifetime
+NEAR_EXPIRY = LIFETIME * 0.95  # inside the proxy's 10 % leeway
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+def refresh_calls(simulator: Simulator) -> int:
+    return simulator.counters()["rcx_refresh"]["calls"]
+
+
+def accounts(proxy: Proxy) -> dict[str, Any]:
+    return proxy(load_event("proxy-get-accounts"))
+
+
+# -- the warm path --------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("seeded")
+def test_proxy_warm_requests_make_zero_secrets_manager_calls(
+    proxy: Proxy, simulator: Simulator, settings: Settings
+) -> None:
+    # Given a container whose first (cold) request loaded the ring
+    assert accounts(proxy)["statusCode"] == HTTPStatus.OK
+    cold_reads = proxy.reads.gets
+    # When 200 more requests arrive while the token is fresh
+    statuses = {accounts(proxy)["statusCode"] for _ in range(200)}
+    # Then all succeeded and none read Secrets Manager
+    assert statuses == {HTTPStatus.OK}
+    assert proxy.reads.gets == cold_reads
+    assert cold_reads == len(settings.token_secret_ids)
+    assert proxy.refresh_lambda.invocations == []
+    assert api_calls(simulator) == 201
+
+
+def test_proxy_near_expiry_asks_refresher_and_uses_new_generation(
+    proxy: Proxy,
+    seeded: StoredToken,
+    simulator: Simulator,
+    broker_clock: SkewClock,
+    sim_clock: SkewClock,
+) -> None:
+    # Given a warm container
+    accounts(proxy)
+    reads = proxy.reads.gets
+    # When time passes into the leeway with no scheduled refresh having run
+    broker_clock.offset = sim_clock.offset = NEAR_EXPIRY
+    response = accounts(proxy)
+    # Then the refresher was asked about generation 1, rotated once, and the proxy
+    # read the next slot (nothing there), then the slot the refresher named
+    assert response["statusCode"] == HTTPStatus.OK
+    assert [i["Payload"] for i in proxy.refresh_lambda.invocations] == [
+        {"staleGeneration": seeded.generation}
+    ]
+    assert refresh_calls(simulator) == 1
+    assert proxy.reads.gets - reads == 2
+    assert proxy.app.tokens.cached is not None
+    assert proxy.app.tokens.cached.generation == seeded.generation + 1
+
+
+def test_proxy_near_expiry_with_scheduled_rotation_reads_one_slot(
+    proxy: Proxy,
+    seeded: StoredToken,
+    simulator: Simulator,
+    broker_clock: SkewClock,
+    sim_clock: SkewClock,
+) -> None:
+    # Given a warm container, and the schedule rotating at 60 % of the lifetime
+    accounts(proxy)
+    reads = proxy.reads.gets
+    broker_clock.offset = sim_clock.offset = LIFETIME * 0.65
+    proxy.refresher.run(_tick())
+    # When the container reaches its leeway
+    broker_clock.offset = sim_clock.offset = NEAR_EXPIRY
+    assert accounts(proxy)["statusCode"] == HTTPStatus.OK
+    # Then one GetSecretValue found the new generation; no refresher invocation
+    assert proxy.reads.gets - reads == 1
+    assert proxy.refresh_lambda.invocations == []
+    assert refresh_calls(simulator) == 1
+
+
+def _tick() -> RefreshRequest:
+    return RefreshRequest.from_event({"detail-type": "Scheduled Event"})
+
+
+def test_proxy_throttled_refresher_waits_and_rereads_the_ring(
+    proxy_factory: ProxyFactory,
+    seeded: StoredToken,
+    simulator: Simulator,
+    broker_clock: SkewClock,
+    sim_clock: SkewClock,
+) -> None:
+    # Given a refresher whose one concurrent slot is taken by another proxy's
+    # invocation: ours is throttled, theirs rotates while we wait
+    others: list[Any] = []
+
+    def other_proxy_rotates(_seconds: float) -> None:
+        if not others:
+            others.append(proxy.refresher.run(_stale(seeded.generation)))
+
+    proxy = proxy_factory(throttles=("TooManyRequestsException",), on_sleep=other_proxy_rotates)
+    accounts(proxy)
+    broker_clock.offset = sim_clock.offset = NEAR_EXPIRY
+    # When the container needs a fresh token
+    response = accounts(proxy)
+    # Then it waited briefly, found the other rotation in the ring and invoked once
+    assert response["statusCode"] == HTTPStatus.OK
+    assert len(proxy.refresh_lambda.invocations) == 1
+    assert proxy.sleeps == [0.25]
+    assert refresh_calls(simulator) == 1
+    assert proxy.app.tokens.cached is not None
+    assert proxy.app.tokens.cached.generation == seeded.generation + 1
+
+
+def _stale(generation: int) -> RefreshRequest:
+    return RefreshRequest.from_event({"staleGeneration": generation})
+
+
+# -- upstream 401s ----------------------------------------------------------------------
+
+
+def test_proxy_401_with_newer_generation_retries_once_without_refreshing(
+    proxy: Proxy,
+    seeded: StoredToken,
+    simulator: Simulator,
+    broker_clock: SkewClock,
+    sim_clock: SkewClock,
+) -> None:
+    # Given a container caching generation 1, and generation 2 stored by another writer
+    accounts(proxy)
+    broker_clock.offset = sim_clock.offset = 200.0
+    proxy.refresher.run(_tick())
+    broker_clock.offset = 0.0
+    # When RingCX's clock says generation 1 expired (the broker's still trusts it)
+    sim_clock.offset = LIFETIME + 10
+    calls_before, refreshes_before = api_calls(simulator), refresh_calls(simulator)
+    response = accounts(proxy)
+    # Then the proxy re-read the ring and retried once with generation 2
+    assert response["statusCode"] == HTTPStatus.OK
+    assert api_calls(simulator) - calls_before == 2
+    assert refresh_calls(simulator) == refreshes_before
+    assert proxy.refresh_lambda.invocations == []
+    assert proxy.app.tokens.cached is not None
+    assert proxy.app.tokens.cached.generation == seeded.generation + 1
+
+
+def test_proxy_jwt_expired_asks_refresher_once_then_retries(
+    proxy: Proxy,
+    seeded: StoredToken,
+    simulator: Simulator,
+    broker_clock: SkewClock,
+    sim_clock: SkewClock,
+) -> None:
+    # Given a container caching generation 1, which RingCX considers expired
+    accounts(proxy)
+    broker_clock.offset = 60.0  # the refresher sees a token minted a minute ago
+    sim_clock.offset = LIFETIME + 10
+    calls_before = api_calls(simulator)
+    # When a request is proxied
+    response = accounts(proxy)
+    # Then RingCX said "Jwt is expired", the refresher rotated once, and the retry worked
+    assert response["statusCode"] == HTTPStatus.OK
+    assert [i["Payload"] for i in proxy.refresh_lambda.invocations] == [
+        {"staleGeneration": seeded.generation}
+    ]
+    assert refresh_calls(simulator) == 1
+    assert api_calls(simulator) - calls_before == 2
+    assert simulator.state.expired_token_uses == 1
+
+
+@pytest.mark.usefixtures("seeded")
+def test_proxy_other_401_passes_through_without_refresh(proxy: Proxy, simulator: Simulator) -> None:
+    # Given RingCX rejecting a request for a reason other than expiry
+    accounts(proxy)
+    simulator.inject("api", Fault(status=401))
+    calls_before = api_calls(simulator)
+    # When proxied
+    response = accounts(proxy)
+    # Then the 401 and its body come back untouched, with no retry and no refresh
+    assert response["statusCode"] == HTTPStatus.UNAUTHORIZED
+    assert body_of(response)["errorCode"] == "sim.injected.fault"
+    assert api_calls(simulator) - calls_before == 1
+    assert proxy.refresh_lambda.invocations == []
+    assert refresh_calls(simulator) == 0
+
+
+@pytest.mark.usefixtures("seeded")
+def test_proxy_repeated_expired_401s_never_refresh_on_every_401(
+    proxy: Proxy, simulator: Simulator, sim_clock: SkewClock
+) -> None:
+    # Given RingCX saying "Jwt is expired" for a token the broker minted moments ago
+    # (clock skew): the refresher rightly refuses to rotate it
+    accounts(proxy)
+    sim_clock.offset = LIFETIME + 10
+    # When ten requests are proxied
+    responses = [accounts(proxy) for _ in range(10)]
+    # Then each 401 passes through; the refresher was asked once; RingCX saw no refresh
+    assert {r["statusCode"] for r in responses} == {HTTPStatus.UNAUTHORIZED}
+    assert {r["body"] for r in responses} == {"Jwt is expired"}
+    assert len(proxy.refresh_lambda.invocations) == 1
+    assert refresh_calls(simulator) == 0
+
+
+# -- no usable token ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("stack")
+def test_proxy_empty_ring_without_credentials_is_503_naming_them(
+    proxy: Proxy, simulator: Simulator
+) -> None:
+    response = accounts(proxy)
+    assert response["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "credentials" in body_of(response)["message"]
+    assert api_calls(simulator) == 0
+
+
+@pytest.mark.usefixtures("configured_stack")
+def test_proxy_empty_ring_with_credentials_bootstraps_through_the_refresher(
+    proxy: Proxy, simulator: Simulator
+) -> None:
+    response = accounts(proxy)
+    assert response["statusCode"] == HTTPStatus.OK
+    assert [i["Payload"] for i in proxy.refresh_lambda.invocations] == [{"staleGeneration": 0}]
+    assert simulator.counters()["protocol"]["logins"] == 1
+
+
+def test_proxy_expired_ring_and_dead_refresher_is_503(
+    proxy: Proxy,
+    seeded: StoredToken,
+    simulator: Simulator,
+    broker_clock: SkewClock,
+    sim_clock: SkewClock,
+) -> None:
+    simulator.inject("rcx_refresh", Fault(status=500, count=10))
+    broker_clock.offset = sim_clock.offset = LIFETIME + 1
+    response = accounts(proxy)
+    assert response["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "no usable RingCX token" in body_of(response)["message"]
+    assert seeded.access_token not in response["body"]
+    assert api_calls(simulator) == 0
+
+
+# -- /health and /token -------------------------------------------------------------------------
+
+
+def test_health_reports_the_token_without_revealing_it(
+    proxy: Proxy, seeded: StoredToken, simulator: Simulator
+) -> None:
+    response = proxy(load_event("proxy-health"))
+    body = body_of(response)
+    assert response["statusCode"] == HTTPStatus.OK
+    assert body["generation"] == seeded.generation
+    assert body["accountIds"] == [simulator.state.config.account_id]
+    assert 0 < body["secondsLeft"] <= LIFETIME
+    assert body["expiresAt"].endswith("Z")
+    assert body["lastRefreshedAt"].endswith("Z")
+    assert seeded.access_token not in response["body"]
+    assert str(seeded.refresh_token) not in response["body"]
+
+
+@pytest.mark.usefixtures("stack")
+def test_health_with_empty_ring_is_503(proxy: Proxy) -> None:
+    response = proxy(load_event("proxy-health"))
+    assert response["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
+    assert proxy.refresh_lambda.invocations == []
+
+
+def test_health_with_expired_ring_is_503(
+    proxy: Proxy, seeded: StoredToken, broker_clock: SkewClock
+) -> None:
+    broker_clock.offset = LIFETIME + 1
+    response = proxy(load_event("proxy-health"))
+    assert response["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+@pytest.mark.usefixtures("seeded")
+def test_token_endpoint_off_by_default_is_404(proxy: Proxy) -> None:
+    response = proxy(load_event("proxy-token"))
+    assert response["statusCode"] == HTTPStatus.NOT_FOUND
+    assert body_of(response) == {"message": "Not found"}
+
+
+def test_token_endpoint_on_returns_a_token_ringcx_accepts(
+    proxy_factory: ProxyFactory, seeded: StoredToken
+) -> None:
+    proxy = proxy_factory(token_endpoint=True)
+    response = proxy(load_event("proxy-token"))
+    body = body_of(response)
+    assert response["statusCode"] == HTTPStatus.OK
+    assert body["accessToken"] == seeded.access_token
+    assert body["generation"] == seeded.generation
+    assert response["multiValueHeaders"]["Cache-Control"] == ["no-store"]
