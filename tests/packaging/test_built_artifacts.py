@@ -120,3 +120,40 @@ def test_built_refresh_function_rotates_on_force_and_emits_metrics(
     assert bad == {"ok": False, "statusCode": 400, "message": bad["message"]}
     assert "TokenSecondsLeft" in logs and "_aws" in logs
     assert simulator.counters()["rcx_refresh"]["ok"] == 1
+
+
+def test_built_proxy_function_serves_sample_events_with_the_stored_token(
+    sam_build: Build,
+    moto_server: MotoServer,
+    configured_stack: LocalStack,
+    simulator: Simulator,
+) -> None:
+    # Given a ring seeded by the built ExchangeFunction
+    env = built_env(moto_server, configured_stack, simulator)
+    seeded, _ = sam_build.invoke("ExchangeFunction", [{}], env)
+    assert seeded[0]["result"]["ok"] is True
+
+    # When the built ProxyFunction gets real-shaped API Gateway events
+    names = [
+        "proxy-get-accounts.json",
+        "proxy-health.json",
+        "proxy-traversal.json",
+        "proxy-delete.json",
+        "proxy-post-bad-base64.json",
+        "proxy-direct-invoke.json",
+    ]
+    results, logs = sam_build.invoke(
+        "ProxyFunction",
+        [event(n) for n in names],
+        {**env, "REFRESH_FUNCTION_NAME": "unused-while-the-token-is-fresh"},
+    )
+
+    # Then the query is forwarded with the broker's token, and bad input gets 4xx
+    accounts, health, traversal, delete, bad_b64, direct = (r["result"] for r in results)
+    assert accounts["statusCode"] == 200
+    assert json.loads(accounts["body"])[0]["accountId"] == simulator.state.config.account_id
+    assert health["statusCode"] == 200 and "secondsLeft" in json.loads(health["body"])
+    assert (traversal["statusCode"], delete["statusCode"], bad_b64["statusCode"]) == (400, 405, 400)
+    assert 400 <= direct.get("statusCode", 0) < 500
+    assert simulator.counters()["api"]["ok"] == 1  # only the valid query reached RingCX
+    assert "eyJ" not in logs + json.dumps(results)

@@ -34,9 +34,14 @@ def secrets_client() -> SecretsManagerClient:
 
 @cache
 def lambda_client() -> LambdaClient:
+    """For the proxy's synchronous refresher invoke. No SDK retries: a throttle
+    must reach the proxy, which waits briefly and re-reads the ring instead;
+    the read timeout stays below API Gateway's 29 s."""
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("lambda")
+    config = Config(connect_timeout=3, read_timeout=25, retries={"total_max_attempts": 1})
+    return boto3.client("lambda", config=config)
 
 
 @cache
