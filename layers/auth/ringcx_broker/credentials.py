@@ -10,13 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ringcx_broker.errors import (
-    CredentialsInvalid,
-    CredentialsNotConfigured,
-    SecretStoreUnavailable,
-)
+from ringcx_broker.errors import CredentialsInvalid, CredentialsNotConfigured
+from ringcx_broker.secret_store import SecretMissing, read_secret
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -52,22 +47,12 @@ class SecretCredentials:
 
     def _read(self, secret_id: str) -> str:
         try:
-            reply = self._client.get_secret_value(SecretId=secret_id)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ResourceNotFoundException":
-                raise CredentialsNotConfigured(
-                    f"RingCentral credentials are not configured: secret {secret_id} "
-                    "does not exist or has no value"
-                ) from exc
-            raise SecretStoreUnavailable(
-                f"could not read credentials secret {secret_id} ({code or 'error'})"
+            return read_secret(self._client, secret_id, "credentials secret").text
+        except SecretMissing as exc:
+            raise CredentialsNotConfigured(
+                f"RingCentral credentials are not configured: secret {secret_id} "
+                "does not exist or has no value"
             ) from exc
-        except BotoCoreError as exc:
-            raise SecretStoreUnavailable(
-                f"could not read credentials secret {secret_id} ({type(exc).__name__})"
-            ) from exc
-        return reply.get("SecretString") or ""
 
 
 def parse_credentials(text: str, secret_id: str) -> Credentials:

@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ringcx_broker.errors import ConfigurationError, RingWriteConflict, SecretStoreUnavailable
+from ringcx_broker.secret_store import SecretMissing, error_code, read_secret
 from ringcx_broker.timing import Sleep
 from ringcx_broker.tokens import MalformedSlot, StoredToken
 
@@ -173,14 +174,14 @@ class TokenRing:
                 )
                 return
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
+                code = error_code(exc)
                 if code == "ResourceExistsException":
                     raise RingWriteConflict(
                         f"generation {token.generation} was already written by another writer"
                     ) from exc
                 if code not in _TRANSIENT or attempt + 1 == self._write_attempts:
                     raise SecretStoreUnavailable(
-                        f"could not write token generation {token.generation} ({code or 'error'})"
+                        f"could not write token generation {token.generation} ({code})"
                     ) from exc
             except BotoCoreError as exc:
                 if attempt + 1 == self._write_attempts:
@@ -195,18 +196,9 @@ class TokenRing:
 
     def _get(self, slot_id: str) -> tuple[str, str]:
         try:
-            reply = self._client.get_secret_value(SecretId=slot_id)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ResourceNotFoundException":
-                raise ConfigurationError(
-                    f"token ring secret {slot_id} does not exist or has no value"
-                ) from exc
-            raise SecretStoreUnavailable(
-                f"could not read token ring secret {slot_id} ({code or 'error'})"
+            value = read_secret(self._client, slot_id, "token ring secret")
+        except SecretMissing as exc:
+            raise ConfigurationError(
+                f"token ring secret {slot_id} does not exist or has no value"
             ) from exc
-        except BotoCoreError as exc:
-            raise SecretStoreUnavailable(
-                f"could not read token ring secret {slot_id} ({type(exc).__name__})"
-            ) from exc
-        return reply.get("SecretString") or "{}", reply.get("VersionId", "")
+        return value.text or "{}", value.version_id
