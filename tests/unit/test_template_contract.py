@@ -1,0 +1,136 @@
+"""template.yaml honours the contract (design section 3) and least privilege (4.6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ringcx_dev.local.template import load_document
+
+ROOT = Path(__file__).parents[2]
+FUNCTIONS = {"ExchangeFunction": "exchange", "RefreshFunction": "refresh", "ProxyFunction": "proxy"}
+SLOTS = [{"Ref": f"TokenSlot{i}"} for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_document(ROOT / "template.yaml")
+
+
+def resource(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = template["Resources"][logical_id]
+    return found
+
+
+def statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    policies = resource(template, function)["Properties"]["Policies"]
+    found = [s for p in policies if "Statement" in p for s in p["Statement"]]
+    return found
+
+
+def test_template_functions_follow_the_contract(template: dict[str, Any]) -> None:
+    # Given the three functions
+    globals_ = template["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Handler"] == "app.lambda_handler"
+    assert globals_["Layers"] == [{"Ref": "AuthLayer"}]
+    for logical_id, folder in FUNCTIONS.items():
+        props = resource(template, logical_id)["Properties"]
+        # Then each has its own CodeUri and uses the layer
+        assert props["CodeUri"] == f"functions/{folder}/"
+
+
+def test_template_layer_is_built_by_sam_from_a_real_package(template: dict[str, Any]) -> None:
+    layer = resource(template, "AuthLayer")
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert (ROOT / layer["Properties"]["ContentUri"] / "ringcx_broker" / "__init__.py").is_file()
+
+
+def test_template_wires_every_resource_name_through_the_environment(
+    template: dict[str, Any],
+) -> None:
+    # Given the variables the auth layer reads
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert shared["TOKEN_SECRET_IDS"] == {"Fn::Join": [",", SLOTS]}
+    assert shared["RINGCX_SERVER_URL"] == {"Ref": "RingCXServerUrl"}
+    for function in ("ExchangeFunction", "RefreshFunction"):
+        env = resource(template, function)["Properties"]["Environment"]["Variables"]
+        assert env["CREDENTIALS_SECRET_ID"] == {"Ref": "CredentialsSecret"}
+    proxy_env = resource(template, "ProxyFunction")["Properties"]["Environment"]["Variables"]
+    assert proxy_env["REFRESH_FUNCTION_NAME"] == {"Ref": "RefreshFunction"}
+
+
+def test_template_api_is_rest_with_iam_and_binary_media(template: dict[str, Any]) -> None:
+    api = resource(template, "BrokerApi")
+    assert api["Type"] == "AWS::Serverless::Api"
+    assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    assert api["Properties"]["BinaryMediaTypes"] == ["*~1*"]
+    routes = {
+        (e["Properties"]["Path"], e["Properties"]["Method"])
+        for f in FUNCTIONS
+        for e in resource(template, f)["Properties"].get("Events", {}).values()
+        if e["Type"] == "Api"
+    }
+    assert {
+        ("/voice/api/{proxy+}", "ANY"),
+        ("/health", "GET"),
+        ("/auth/exchange", "POST"),
+    } <= routes
+
+
+def test_template_refresher_concurrency_is_switchable(template: dict[str, Any]) -> None:
+    props = resource(template, "RefreshFunction")["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveRefresher", 1, {"Ref": "AWS::NoValue"}]
+    }
+    assert template["Parameters"]["UseReservedConcurrency"]["AllowedValues"] == ["true", "false"]
+
+
+def test_template_proxy_may_only_read_the_ring_and_invoke_the_refresher(
+    template: dict[str, Any],
+) -> None:
+    # Given the proxy's policies
+    policies = resource(template, "ProxyFunction")["Properties"]["Policies"]
+    # Then: GetSecretValue on the six slots, and invoke on the refresher only
+    assert statements(template, "ProxyFunction") == [
+        {
+            "Sid": "ReadTokenRing",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": SLOTS,
+        }
+    ]
+    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "RefreshFunction"}}} in policies
+    assert len(policies) == 2
+
+
+@pytest.mark.parametrize("function", ["ExchangeFunction", "RefreshFunction"])
+def test_template_writers_may_only_use_the_ring_and_read_credentials(
+    template: dict[str, Any], function: str
+) -> None:
+    granted = {
+        (action, str(res))
+        for s in statements(template, function)
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        for res in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    }
+    expected = {
+        (action, str(slot))
+        for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
+        for slot in SLOTS
+    } | {("secretsmanager:GetSecretValue", str({"Ref": "CredentialsSecret"}))}
+    assert granted == expected
+    assert len(resource(template, function)["Properties"]["Policies"]) == 1
+
+
+def test_template_alarms_watch_failures_and_expiry(template: dict[str, Any]) -> None:
+    errors = resource(template, "RefreshErrorsAlarm")["Properties"]
+    expiry = resource(template, "TokenNearExpiryAlarm")["Properties"]
+    assert errors["MetricName"] == "Errors" and errors["Namespace"] == "AWS/Lambda"
+    assert expiry["MetricName"] == "TokenSecondsLeft"
+    assert expiry["TreatMissingData"] == "breaching"
+    for alarm in (errors, expiry):
+        assert alarm["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
