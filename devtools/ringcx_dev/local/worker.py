@@ -253,7 +253,8 @@ class Container:
             if failure is not None:
                 return failure
             process = self._process
-            assert process is not None
+            if process is None:  # stop() ran while this invoke was starting
+                return _crash(request_id, f"{self.spec.logical_id} container is stopped")
             cold, process.cold = process.cold, False
             # Like Lambda, init has its own limit; the Timeout covers the invoke alone.
             outcome = self._run(process, event, request_id, time.monotonic())
