@@ -1,0 +1,7 @@
+"""Benchmarks for design section 5: cold start, warm overhead, fleet economy,
+footprint and the Secrets Manager write quota.
+
+Scripts, not tests: ``python3 tasks.py bench`` runs ``run_all.py``, which
+prints every section and writes ``benchmarks/results.json``. Every
+comparison runs both sides in the same run on the same machine.
+"""

@@ -1,0 +1,186 @@
+"""Runs the chosen sections in order around one moto server, and judges the goals.
+
+Why a runner: the sections share expensive set-up (moto, the ``sam build``)
+and the footprint reuses the cold start's memory figures, so the order and
+the sharing live in one place instead of in every section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from benchmarks import cold_start, fleet, footprint, machine, quota, report, warm
+from benchmarks.build import Build, build
+from benchmarks.harness import TemplateStack, secrets_client
+from ringcx_dev.lambda_process import find_python313
+from ringcx_dev.moto_server import MotoServer, patched_env
+from ringcx_dev.simulator import SimConfig, Simulator
+
+Printer = Callable[[str], None]
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace, out: Printer) -> None:
+        self.args = args
+        self.out = out
+        self.results: dict[str, Any] = {}
+        self._build: Build | None = None
+        self._moto: MotoServer | None = None
+
+    def run(self) -> dict[str, Any]:
+        info = machine.describe(find_python313())
+        self.results["machine"] = info
+        self.results["parameters"] = {
+            k: (list(v) if isinstance(v, tuple) else str(v) if k == "output" else v)
+            for k, v in vars(self.args).items()
+        }
+        report.machine(info, self.out)
+        with self._emulators():
+            for name in self.args.sections:
+                started = time.perf_counter()
+                data = getattr(self, f"_{name}")()
+                data["seconds"] = round(time.perf_counter() - started, 1)
+                self.results[name] = data
+                getattr(report, {"cold": "cold_start"}.get(name, name))(data, self.out)
+                self.out(f"  ({data['seconds']:.0f} s)")
+        self.results["goals"] = [
+            {"goal": g, "met": ok, "detail": d} for g, ok, d in judge(self.results)
+        ]
+        report.goals(judge(self.results), self.out)
+        self.results["machine"]["load_average_at_end"] = machine.load_average()
+        self.out(f"  load average at end {self.results['machine']['load_average_at_end']}")
+        return self.results
+
+    @contextmanager
+    def _emulators(self) -> Iterator[None]:
+        self._moto = MotoServer()
+        self._moto.start()
+        try:
+            with patched_env(self._moto.env()):
+                yield
+        finally:
+            self._moto.stop()
+
+    def _built(self) -> Build:
+        if self._build is None:
+            self._build = build(reuse=self.args.reuse_build)
+            how = "reused" if self._build.reused else f"built in {self._build.seconds:.1f} s"
+            self.out(f"\nsam build: {how} ({self._build.stack.root})")
+        return self._build
+
+    # -- sections -------------------------------------------------------------------
+
+    def _cold(self) -> dict[str, Any]:
+        built = self._built()
+        assert self._moto is not None
+        with Simulator(SimConfig()) as sim:
+            stack = TemplateStack.create(secrets_client(), sim.state.config)
+            cold_start.seed_ring(stack, sim.base_url)
+            env = cold_start.cold_start_env(stack, built.stack, sim.base_url, self._moto.env())
+            return cold_start.measure(built.python, built.stack, env, self.args.cold_runs)
+
+    def _warm(self) -> dict[str, Any]:
+        return warm.measure(self.args.warm_requests)
+
+    def _fleet(self) -> dict[str, Any]:
+        cfg = fleet.FleetConfig(
+            lifetime=self.args.fleet_lifetime,
+            lifetimes=self.args.fleet_lifetimes,
+            sizes=self.args.fleet_sizes,
+            requests_per_lifetime=self.args.fleet_rate,
+        )
+        return fleet.measure(cfg)
+
+    def _footprint(self) -> dict[str, Any]:
+        return footprint.measure(self._built().stack, self.results.get("cold"))
+
+    def _quota(self) -> dict[str, Any]:
+        cadence = quota.Cadence.from_template()
+        return {
+            "computed": cadence.computed(),
+            "measured": quota.measure(self.args.quota_ticks, cadence),
+        }
+
+
+def judge(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """Each design-section-5 goal with the figure that decides it."""
+    lines: list[tuple[str, bool | None, str]] = []
+    if cold := results.get("cold"):
+        lines.append(
+            (
+                "cold start <= 1.3x baseline",
+                cold["ratio"] <= cold["goal_ratio"],
+                f"{cold['ratio']:.2f}x ({cold['broker']['median_ms']:.0f} vs "
+                f"{cold['baseline']['median_ms']:.0f} ms)",
+            )
+        )
+    if (w := results.get("warm")) and not w.get("skipped"):
+        lines.append(
+            (
+                "warm overhead p50 < 2 ms",
+                w["p50_ms"] < w["goal_p50_ms"],
+                f"p50 {w['p50_ms']:.3f} ms, p95 {w['p95_ms']:.3f} ms",
+            )
+        )
+        lines.append(
+            (
+                "0 Secrets Manager calls on warm requests",
+                w["secrets_calls_per_1000"] == 0,
+                f"{w['secrets_calls_per_1000']} per 1,000",
+            )
+        )
+    if f := results.get("fleet"):
+        lines.extend(_fleet_goals(f))
+    if fp := results.get("footprint"):
+        biggest = max(fp["function_bytes"].values())
+        lines.append(
+            (
+                "layer < 10 MB, no boto3; functions < 100 KB",
+                fp["layer_bytes"] < fp["layer_limit_bytes"]
+                and not fp["layer_vendors_runtime_packages"]
+                and biggest < fp["function_limit_bytes"],
+                f"layer {fp['layer_bytes'] / 2**20:.2f} MB, "
+                f"largest function {biggest / 1024:.1f} KB",
+            )
+        )
+    if q := results.get("quota"):
+        worst = q["measured"]["versions_per_secret_per_24h"]["max"]
+        lines.append(
+            (
+                "versions per secret per 24 h below the ~100 quota",
+                worst < q["measured"]["quota"],
+                f"computed {q['computed']['versions_per_secret_per_24h']}, measured max {worst}",
+            )
+        )
+    return lines
+
+
+def _fleet_goals(data: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    rows = data["rows"]
+    per_lifetime = [r["broker"]["auth_calls_per_lifetime"] for r in rows]
+    flat = max(per_lifetime) - min(per_lifetime) <= 0.5
+    return [
+        (
+            "broker auth calls per lifetime independent of N",
+            flat,
+            ", ".join(f"N={r['containers']}: {p}" for r, p in zip(rows, per_lifetime, strict=True)),
+        ),
+        (
+            "broker ~1 auth call per lifetime",
+            max(per_lifetime) <= 1.2,
+            f"max {max(per_lifetime)} per lifetime (bootstrap login included), "
+            f"{max(r['broker']['refreshes_per_lifetime'] for r in rows)} refreshes per lifetime; "
+            f"1 rotation per P = {data['rotation_period_s']:g} s = "
+            f"{data['expected_refreshes_per_lifetime']} per lifetime by design (f, T); "
+            f"per generation: {max(r['broker']['auth_calls_per_generation'] for r in rows)}",
+        ),
+        (
+            "broker never rate-limited",
+            all(r["broker"]["rate_limited"] == 0 for r in rows),
+            ", ".join(f"N={r['containers']}: {r['broker']['rate_limited']}" for r in rows),
+        ),
+    ]
