@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -59,14 +59,19 @@ def simulator(sim_config: SimConfig, clock: VirtualClock) -> Iterator[Simulator]
 
 
 @pytest.fixture
-def settings(stack: LocalStack, simulator: Simulator) -> Settings:
-    return Settings(
-        ringcx_url=simulator.base_url,
-        ringcentral_url=simulator.base_url,
-        credentials_secret_id=stack.credentials_secret_id,
-        token_secret_ids=stack.token_secret_ids,
-        timing=TimingPolicy(tick_seconds=TICK),
-    )
+def settings(settings: Settings) -> Settings:
+    """The shared settings, with the tick scaled to the 15-second tokens."""
+    return replace(settings, timing=TimingPolicy(tick_seconds=TICK))
+
+
+@pytest.fixture
+def bootstrapped(
+    containers: Containers, configured_stack: LocalStack, clock: VirtualClock
+) -> Refresher:
+    """A refresher whose first tick bootstrapped the ring with a JWT login."""
+    refresher = new_refresher(containers, clock)
+    assert refresh_module.handle(SCHEDULED, refresher, clock)["action"] == "relogin"
+    return refresher
 
 
 def new_refresher(containers: Containers, clock: VirtualClock, **kwargs: Any) -> Refresher:
@@ -92,11 +97,11 @@ def test_refresh_chain_eight_lifetimes_never_expires_and_stays_within_quota(
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
     secrets_client: SecretsManagerClient,
 ) -> None:
     # Given a bootstrapped ring and a healthy RingCX with 15-second tokens
-    refresher = new_refresher(containers, clock)
-    assert refresh_module.handle(SCHEDULED, refresher, clock)["action"] == "relogin"
+    refresher = bootstrapped
     start, lifetimes = clock.now, 10
 
     # When the schedule ticks every T = 3 s for 10 token lifetimes
@@ -129,10 +134,10 @@ def test_refresh_revoked_refresh_token_relogs_in_exactly_once_and_chain_recovers
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
 ) -> None:
     # Given a running chain whose refresh tokens RingCX then revokes
-    refresher = new_refresher(containers, clock)
-    refresh_module.handle(SCHEDULED, refresher, clock)
+    refresher = bootstrapped
     simulator.revoke_refresh_tokens()
     logins_before = simulator.counters()["rc_token"]["calls"]
 
@@ -154,10 +159,10 @@ def test_refresh_transient_5xx_is_retried_without_relogin(
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
 ) -> None:
     # Given a due token and a RingCX that fails twice with 503
-    refresher = new_refresher(containers, clock)
-    refresh_module.handle(SCHEDULED, refresher, clock)
+    refresher = bootstrapped
     clock.now += 0.7 * LIFETIME
     simulator.inject("rcx_refresh", Fault(status=HTTPStatus.SERVICE_UNAVAILABLE, count=2))
 
@@ -176,10 +181,10 @@ def test_refresh_persistent_5xx_fails_tick_then_old_token_keeps_serving(
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
 ) -> None:
     # Given a due token and RingCX down for longer than the retry budget
-    refresher = new_refresher(containers, clock)
-    refresh_module.handle(SCHEDULED, refresher, clock)
+    refresher = bootstrapped
     before = newest(containers)
     clock.now += 0.7 * LIFETIME
     simulator.inject("rcx_refresh", Fault(status=HTTPStatus.BAD_GATEWAY, count=3))
@@ -222,11 +227,11 @@ def test_refresh_corrupt_newest_slot_is_skipped_and_chain_self_heals(
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
     secrets_client: SecretsManagerClient,
 ) -> None:
     # Given generations 1 and 2, then generation 2's slot corrupted
-    refresher = new_refresher(containers, clock)
-    refresh_module.handle(SCHEDULED, refresher, clock)
+    refresher = bootstrapped
     refresh_module.handle({"force": True}, refresher, clock)
     corrupt_slot = containers.ring().slot_of(2)
     secrets_client.put_secret_value(SecretId=corrupt_slot, SecretString="{not json")
@@ -268,10 +273,10 @@ def test_refresh_throttled_secrets_manager_is_retried_with_backoff(
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
     secrets_client: SecretsManagerClient,
 ) -> None:
     # Given a bootstrapped ring and Secrets Manager that throttles two writes
-    refresh_module.handle(SCHEDULED, new_refresher(containers, clock), clock)
     flaky = FlakySecrets(secrets_client, failures=2)
     refresher = new_refresher(containers, clock, ring=containers.ring(flaky))
 
@@ -288,11 +293,11 @@ def test_refresh_unwritable_token_is_loud_then_stored_on_next_run_without_new_ro
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
     secrets_client: SecretsManagerClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Given Secrets Manager refuses every write for a while
-    refresh_module.handle(SCHEDULED, new_refresher(containers, clock), clock)
     flaky = FlakySecrets(secrets_client, failures=100)
     refresher = new_refresher(containers, clock, ring=containers.ring(flaky))
 
@@ -322,10 +327,10 @@ def test_refresh_lost_container_with_unwritten_token_recovers_by_relogin(
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
     secrets_client: SecretsManagerClient,
 ) -> None:
     # Given a rotation whose write failed, and the container then recycled
-    refresh_module.handle(SCHEDULED, new_refresher(containers, clock), clock)
     doomed = new_refresher(
         containers, clock, ring=containers.ring(FlakySecrets(secrets_client, failures=100))
     )
@@ -345,11 +350,11 @@ def test_refresh_racing_refreshers_persist_one_rotation_per_generation(
     configured_stack: LocalStack,
     simulator: Simulator,
     clock: VirtualClock,
+    bootstrapped: Refresher,
     secrets_client: SecretsManagerClient,
 ) -> None:
     # Given four refresher containers (reserved concurrency off) sharing one ring
     simulator.configure(rate_limit=1000)
-    refresh_module.handle(SCHEDULED, new_refresher(containers, clock), clock)
     fleet = [new_refresher(containers, clock) for _ in range(4)]
 
     # When they all force a refresh at the same moment, five rounds in a row
