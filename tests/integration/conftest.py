@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ringcx_broker.credentials import SecretCredentials
 from ringcx_broker.exchange import Exchanger
@@ -62,3 +63,25 @@ def _no_sleep(_: float) -> None:
 @pytest.fixture
 def containers(settings: Settings, secrets_client: SecretsManagerClient) -> Containers:
     return Containers(settings, secrets_client)
+
+
+class FlakySecrets:
+    """moto's real client, with PutSecretValue throttled ``failures`` times."""
+
+    def __init__(self, client: SecretsManagerClient, failures: int) -> None:
+        self._client = client
+        self.failures = failures
+        self.puts = 0
+
+    def get_secret_value(self, **kwargs: Any) -> Any:
+        return self._client.get_secret_value(**kwargs)
+
+    def put_secret_value(self, **kwargs: Any) -> Any:
+        self.puts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                "PutSecretValue",
+            )
+        return self._client.put_secret_value(**kwargs)

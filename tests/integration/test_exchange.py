@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ringcx_broker import exchange
+from ringcx_broker.exchange import Exchanger
+from ringcx_broker.ratelimit import RateGate
 from ringcx_broker.tokens import StoredToken
 from ringcx_dev.simulator import SimConfig, Simulator
 from ringcx_dev.stack import LocalStack, put_credentials
 
-from .conftest import Containers
+from .conftest import Containers, FlakySecrets
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -335,3 +337,34 @@ def test_ring_retried_write_of_same_generation_is_idempotent(
     slot = configured_stack.token_secret_ids[1]
     versions = secrets_client.list_secret_version_ids(SecretId=slot)["Versions"]
     assert len(versions) == 2  # the initial {} and generation 1
+
+
+def test_exchange_unstorable_tokens_fail_loudly_and_a_retry_succeeds(
+    containers: Containers,
+    configured_stack: LocalStack,
+    simulator: Simulator,
+    secrets_client: SecretsManagerClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given Secrets Manager refuses every write
+    flaky = FlakySecrets(secrets_client, failures=100)
+    gate = RateGate()
+    broken = Exchanger(containers.ring(flaky), containers.ringcx(gate), containers.login(gate))
+
+    # When a login's tokens cannot be stored
+    reply = exchange.handle({}, broken)
+
+    # Then a 503 says so, an error is logged, and no token shows in either
+    assert reply["ok"] is False and reply["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "could not be stored" in reply["message"]
+    assert any(r.levelname == "ERROR" for r in caplog.records)
+    live = simulator.state.live_refresh_tokens
+    assert live and not any(t in caplog.text + json.dumps(reply) for t in live)
+    assert ring_slots(secrets_client, configured_stack) == [None] * 6
+
+    # When Secrets Manager recovers and the caller retries
+    flaky.failures = 0
+    retry = exchange.handle({}, broken)
+
+    # Then the retry stores generation 1 as usual
+    assert retry["ok"] is True and retry["generation"] == 1

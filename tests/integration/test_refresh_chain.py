@@ -10,7 +10,6 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from ringcx_broker import refresher as refresh_module
 from ringcx_broker.errors import TokenPersistFailed
@@ -21,7 +20,7 @@ from ringcx_broker.tokens import StoredToken
 from ringcx_dev.simulator import Fault, SimConfig, Simulator
 from ringcx_dev.stack import LocalStack
 
-from .conftest import Containers
+from .conftest import Containers, FlakySecrets
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -244,28 +243,6 @@ def test_refresh_corrupt_newest_slot_is_skipped_and_chain_self_heals(
     assert reply["ok"] is True and reply["action"] == "relogin"
     assert reply["generation"] == 2
     assert newest(containers).refresh_token in simulator.state.live_refresh_tokens
-
-
-class FlakySecrets:
-    """moto's real client, with PutSecretValue throttled ``failures`` times."""
-
-    def __init__(self, client: SecretsManagerClient, failures: int) -> None:
-        self._client = client
-        self.failures = failures
-        self.puts = 0
-
-    def get_secret_value(self, **kwargs: Any) -> Any:
-        return self._client.get_secret_value(**kwargs)
-
-    def put_secret_value(self, **kwargs: Any) -> Any:
-        self.puts += 1
-        if self.failures > 0:
-            self.failures -= 1
-            raise ClientError(
-                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
-                "PutSecretValue",
-            )
-        return self._client.put_secret_value(**kwargs)
 
 
 def test_refresh_throttled_secrets_manager_is_retried_with_backoff(

@@ -9,7 +9,13 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from ringcx_broker.errors import BadRequest, BrokerError, RingWriteConflict
+from ringcx_broker.errors import (
+    BadRequest,
+    BrokerError,
+    RingWriteConflict,
+    SecretStoreUnavailable,
+    TokenPersistFailed,
+)
 from ringcx_broker.events import (
     api_response,
     direct_error,
@@ -59,6 +65,16 @@ def store_grant(ring: TokenRing, grant: TokenGrant, now: float, source: str) -> 
         token = StoredToken.from_grant(grant, (newest.generation if newest else 0) + 1, now, source)
         try:
             ring.write(token)
+        except SecretStoreUnavailable as exc:
+            # The login itself spent nothing: the previous chain, if any, still
+            # works, so the caller can simply retry once Secrets Manager recovers.
+            logger.error(
+                "RingCX issued tokens that could not be stored; the login is discarded",
+                extra={"generation": token.generation, "reason": exc.message},
+            )
+            raise TokenPersistFailed(
+                f"the new tokens could not be stored: {exc.message}; retry later"
+            ) from exc
         except RingWriteConflict:
             logger.info(
                 "Lost a ring race; storing after the winner", extra={"generation": token.generation}
