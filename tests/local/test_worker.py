@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ringcx_dev.local.functions import (
+    LocalFunction,
     LocalFunctions,
     Throttled,
     missing_requirements,
@@ -23,10 +24,18 @@ def _event(**fields: object) -> str:
     return json.dumps(fields)
 
 
-def test_container_warm_invokes_share_one_process_and_module_state(
-    fake_functions: LocalFunctions,
-) -> None:
-    worker = fake_functions["Worker"]
+@pytest.fixture
+def worker(fake_functions: LocalFunctions) -> LocalFunction:
+    """The fake project's plain function: it reports its pid and call count."""
+    return fake_functions["Worker"]
+
+
+def _pid(function: LocalFunction) -> int:
+    """The pid of the process that serves a plain invocation."""
+    return function.invoke(_event()).result()["pid"]
+
+
+def test_container_warm_invokes_share_one_process_and_module_state(worker: LocalFunction) -> None:
     first = worker.invoke(_event())
     second = worker.invoke(_event())
     assert first.ok and second.ok
@@ -72,10 +81,9 @@ def test_container_child_cannot_import_the_dev_tools(tmp_path: Path) -> None:
 
 
 def test_container_crash_reports_reason_then_next_invoke_gets_fresh_process(
-    fake_functions: LocalFunctions,
+    worker: LocalFunction,
 ) -> None:
-    worker = fake_functions["Worker"]
-    before = worker.invoke(_event()).result()["pid"]
+    before = _pid(worker)
     # When the process dies mid-invocation
     crash = worker.invoke(_event(action="crash"))
     # Then the invocation reports why, with the last thing the function printed
@@ -89,18 +97,17 @@ def test_container_crash_reports_reason_then_next_invoke_gets_fresh_process(
     assert after.result()["calls"] == 1
 
 
-def test_container_sys_exit_in_handler_is_a_crash(fake_functions: LocalFunctions) -> None:
-    outcome = fake_functions["Worker"].invoke(_event(action="exit"))
+def test_container_sys_exit_in_handler_is_a_crash(worker: LocalFunction) -> None:
+    outcome = worker.invoke(_event(action="exit"))
     assert outcome.status is Status.CRASH
     assert "exited with status 2" in outcome.reason
     assert outcome.error is not None and outcome.error["errorType"] == "Runtime.ExitError"
 
 
 def test_container_handler_exception_is_a_function_error_and_process_stays_warm(
-    fake_functions: LocalFunctions,
+    worker: LocalFunction,
 ) -> None:
-    worker = fake_functions["Worker"]
-    pid = worker.invoke(_event()).result()["pid"]
+    pid = _pid(worker)
     outcome = worker.invoke(_event(action="raise"))
     assert outcome.status is Status.ERROR
     assert outcome.error is not None
@@ -109,11 +116,11 @@ def test_container_handler_exception_is_a_function_error_and_process_stays_warm(
         "boom from the handler",
     )
     assert outcome.error["stackTrace"]
-    assert worker.invoke(_event()).result()["pid"] == pid
+    assert _pid(worker) == pid
 
 
-def test_container_unserialisable_result_is_a_marshal_error(fake_functions: LocalFunctions) -> None:
-    outcome = fake_functions["Worker"].invoke(_event(action="unserialisable"))
+def test_container_unserialisable_result_is_a_marshal_error(worker: LocalFunction) -> None:
+    outcome = worker.invoke(_event(action="unserialisable"))
     assert outcome.status is Status.ERROR
     assert outcome.error is not None and outcome.error["errorType"] == "Runtime.MarshalError"
 

@@ -58,6 +58,23 @@ def sim_clock() -> SkewClock:
     return SkewClock()
 
 
+@dataclass
+class Clocks:
+    """Both clocks, for tests that move them together and apart."""
+
+    broker: SkewClock
+    sim: SkewClock
+
+    def set_both(self, offset: float) -> None:
+        """Time passes for the broker and RingCX alike."""
+        self.broker.offset = self.sim.offset = offset
+
+
+@pytest.fixture
+def clocks(broker_clock: SkewClock, sim_clock: SkewClock) -> Clocks:
+    return Clocks(broker_clock, sim_clock)
+
+
 @pytest.fixture
 def simulator(sim_config: SimConfig, sim_clock: SkewClock) -> Iterator[Simulator]:
     with Simulator(sim_config, clock=sim_clock) as sim:

@@ -15,7 +15,7 @@ import pytest
 from ringcx_broker.tokens import StoredToken
 from ringcx_dev.simulator import Fault, Simulator
 from ringcx_dev.simulator.voice import binary_pattern
-from tests.unit.proxy.fakes import load_event
+from tests.unit.proxy.fakes import REFUSED_EVENTS, load_event
 
 from .conftest import Proxy, ProxyFactory, api_calls
 
@@ -165,11 +165,7 @@ def test_proxy_response_too_large_for_lambda_is_502_with_message(
 @pytest.mark.parametrize(
     ("name", "status"),
     [
-        ("proxy-delete", HTTPStatus.METHOD_NOT_ALLOWED),
-        ("proxy-traversal", HTTPStatus.BAD_REQUEST),
-        ("proxy-double-encoded-traversal", HTTPStatus.BAD_REQUEST),
-        ("proxy-absolute-url", HTTPStatus.BAD_REQUEST),
-        ("proxy-post-bad-base64", HTTPStatus.BAD_REQUEST),
+        *REFUSED_EVENTS,
         ("proxy-no-request-context", HTTPStatus.BAD_REQUEST),
         ("proxy-direct-invoke", HTTPStatus.BAD_REQUEST),
     ],

@@ -16,7 +16,7 @@ from ringcx_broker.tokens import StoredToken
 from ringcx_dev.simulator import Fault, Simulator
 from tests.unit.proxy.fakes import load_event
 
-from .conftest import Proxy, ProxyFactory, SkewClock, api_calls
+from .conftest import Clocks, Proxy, ProxyFactory, SkewClock, api_calls
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +34,17 @@ def refresh_calls(simulator: Simulator) -> int:
 
 def accounts(proxy: Proxy) -> dict[str, Any]:
     return proxy(load_event("proxy-get-accounts"))
+
+
+def refresh_requests(proxy: Proxy) -> list[Any]:
+    """The payloads the proxy sent to the refresher, in order."""
+    return [i["Payload"] for i in proxy.refresh_lambda.invocations]
+
+
+def cached_generation(proxy: Proxy) -> int:
+    cached = proxy.app.tokens.cached
+    assert cached is not None
+    return cached.generation
 
 
 # -- the warm path --------------------------------------------------------------------
@@ -57,44 +68,33 @@ def test_proxy_warm_requests_make_zero_secrets_manager_calls(
 
 
 def test_proxy_near_expiry_asks_refresher_and_uses_new_generation(
-    proxy: Proxy,
-    seeded: StoredToken,
-    simulator: Simulator,
-    broker_clock: SkewClock,
-    sim_clock: SkewClock,
+    proxy: Proxy, seeded: StoredToken, simulator: Simulator, clocks: Clocks
 ) -> None:
     # Given a warm container
     accounts(proxy)
     reads = proxy.reads.gets
     # When time passes into the leeway with no scheduled refresh having run
-    broker_clock.offset = sim_clock.offset = NEAR_EXPIRY
+    clocks.set_both(NEAR_EXPIRY)
     response = accounts(proxy)
     # Then the refresher was asked about generation 1, rotated once, and the proxy
     # read the next slot (nothing there), then the slot the refresher named
     assert response["statusCode"] == HTTPStatus.OK
-    assert [i["Payload"] for i in proxy.refresh_lambda.invocations] == [
-        {"staleGeneration": seeded.generation}
-    ]
+    assert refresh_requests(proxy) == [{"staleGeneration": seeded.generation}]
     assert refresh_calls(simulator) == 1
     assert proxy.reads.gets - reads == 2
-    assert proxy.app.tokens.cached is not None
-    assert proxy.app.tokens.cached.generation == seeded.generation + 1
+    assert cached_generation(proxy) == seeded.generation + 1
 
 
 def test_proxy_near_expiry_with_scheduled_rotation_reads_one_slot(
-    proxy: Proxy,
-    seeded: StoredToken,
-    simulator: Simulator,
-    broker_clock: SkewClock,
-    sim_clock: SkewClock,
+    proxy: Proxy, seeded: StoredToken, simulator: Simulator, clocks: Clocks
 ) -> None:
     # Given a warm container, and the schedule rotating at 60 % of the lifetime
     accounts(proxy)
     reads = proxy.reads.gets
-    broker_clock.offset = sim_clock.offset = LIFETIME * 0.65
+    clocks.set_both(LIFETIME * 0.65)
     proxy.refresher.run(_tick())
     # When the container reaches its leeway
-    broker_clock.offset = sim_clock.offset = NEAR_EXPIRY
+    clocks.set_both(NEAR_EXPIRY)
     assert accounts(proxy)["statusCode"] == HTTPStatus.OK
     # Then one GetSecretValue found the new generation; no refresher invocation
     assert proxy.reads.gets - reads == 1
@@ -107,11 +107,7 @@ def _tick() -> RefreshRequest:
 
 
 def test_proxy_throttled_refresher_waits_and_rereads_the_ring(
-    proxy_factory: ProxyFactory,
-    seeded: StoredToken,
-    simulator: Simulator,
-    broker_clock: SkewClock,
-    sim_clock: SkewClock,
+    proxy_factory: ProxyFactory, seeded: StoredToken, simulator: Simulator, clocks: Clocks
 ) -> None:
     # Given a refresher whose one concurrent slot is taken by another proxy's
     # invocation: ours is throttled, theirs rotates while we wait
@@ -123,7 +119,7 @@ def test_proxy_throttled_refresher_waits_and_rereads_the_ring(
 
     proxy = proxy_factory(throttles=("TooManyRequestsException",), on_sleep=other_proxy_rotates)
     accounts(proxy)
-    broker_clock.offset = sim_clock.offset = NEAR_EXPIRY
+    clocks.set_both(NEAR_EXPIRY)
     # When the container needs a fresh token
     response = accounts(proxy)
     # Then it waited briefly, found the other rotation in the ring and invoked once
@@ -131,8 +127,7 @@ def test_proxy_throttled_refresher_waits_and_rereads_the_ring(
     assert len(proxy.refresh_lambda.invocations) == 1
     assert proxy.sleeps == [0.25]
     assert refresh_calls(simulator) == 1
-    assert proxy.app.tokens.cached is not None
-    assert proxy.app.tokens.cached.generation == seeded.generation + 1
+    assert cached_generation(proxy) == seeded.generation + 1
 
 
 def _stale(generation: int) -> RefreshRequest:
@@ -143,19 +138,15 @@ def _stale(generation: int) -> RefreshRequest:
 
 
 def test_proxy_401_with_newer_generation_retries_once_without_refreshing(
-    proxy: Proxy,
-    seeded: StoredToken,
-    simulator: Simulator,
-    broker_clock: SkewClock,
-    sim_clock: SkewClock,
+    proxy: Proxy, seeded: StoredToken, simulator: Simulator, clocks: Clocks
 ) -> None:
     # Given a container caching generation 1, and generation 2 stored by another writer
     accounts(proxy)
-    broker_clock.offset = sim_clock.offset = 200.0
+    clocks.set_both(200.0)
     proxy.refresher.run(_tick())
-    broker_clock.offset = 0.0
+    clocks.broker.offset = 0.0
     # When RingCX's clock says generation 1 expired (the broker's still trusts it)
-    sim_clock.offset = LIFETIME + 10
+    clocks.sim.offset = LIFETIME + 10
     calls_before, refreshes_before = api_calls(simulator), refresh_calls(simulator)
     response = accounts(proxy)
     # Then the proxy re-read the ring and retried once with generation 2
@@ -163,29 +154,22 @@ def test_proxy_401_with_newer_generation_retries_once_without_refreshing(
     assert api_calls(simulator) - calls_before == 2
     assert refresh_calls(simulator) == refreshes_before
     assert proxy.refresh_lambda.invocations == []
-    assert proxy.app.tokens.cached is not None
-    assert proxy.app.tokens.cached.generation == seeded.generation + 1
+    assert cached_generation(proxy) == seeded.generation + 1
 
 
 def test_proxy_jwt_expired_asks_refresher_once_then_retries(
-    proxy: Proxy,
-    seeded: StoredToken,
-    simulator: Simulator,
-    broker_clock: SkewClock,
-    sim_clock: SkewClock,
+    proxy: Proxy, seeded: StoredToken, simulator: Simulator, clocks: Clocks
 ) -> None:
     # Given a container caching generation 1, which RingCX considers expired
     accounts(proxy)
-    broker_clock.offset = 60.0  # the refresher sees a token minted a minute ago
-    sim_clock.offset = LIFETIME + 10
+    clocks.broker.offset = 60.0  # the refresher sees a token minted a minute ago
+    clocks.sim.offset = LIFETIME + 10
     calls_before = api_calls(simulator)
     # When a request is proxied
     response = accounts(proxy)
     # Then RingCX said "Jwt is expired", the refresher rotated once, and the retry worked
     assert response["statusCode"] == HTTPStatus.OK
-    assert [i["Payload"] for i in proxy.refresh_lambda.invocations] == [
-        {"staleGeneration": seeded.generation}
-    ]
+    assert refresh_requests(proxy) == [{"staleGeneration": seeded.generation}]
     assert refresh_calls(simulator) == 1
     assert api_calls(simulator) - calls_before == 2
     assert simulator.state.expired_token_uses == 1
@@ -243,19 +227,15 @@ def test_proxy_empty_ring_with_credentials_bootstraps_through_the_refresher(
 ) -> None:
     response = accounts(proxy)
     assert response["statusCode"] == HTTPStatus.OK
-    assert [i["Payload"] for i in proxy.refresh_lambda.invocations] == [{"staleGeneration": 0}]
+    assert refresh_requests(proxy) == [{"staleGeneration": 0}]
     assert simulator.counters()["protocol"]["logins"] == 1
 
 
 def test_proxy_expired_ring_and_dead_refresher_is_503(
-    proxy: Proxy,
-    seeded: StoredToken,
-    simulator: Simulator,
-    broker_clock: SkewClock,
-    sim_clock: SkewClock,
+    proxy: Proxy, seeded: StoredToken, simulator: Simulator, clocks: Clocks
 ) -> None:
     simulator.inject("rcx_refresh", Fault(status=500, count=10))
-    broker_clock.offset = sim_clock.offset = LIFETIME + 1
+    clocks.set_both(LIFETIME + 1)
     response = accounts(proxy)
     assert response["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
     assert "no usable RingCX token" in body_of(response)["message"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from ringcx_broker.errors import RateLimited
 from ringcx_broker.ring import TokenRing, request_token
 from ringcx_broker.tokens import StoredToken
 from tests.unit.core.fakes import (
@@ -80,3 +83,15 @@ def seed(secrets: FakeSecretsManager, ring: TokenRing, *tokens: StoredToken) -> 
 
 def slot_token(secrets: FakeSecretsManager, slot_id: str) -> StoredToken | None:
     return StoredToken.from_secret_string(secrets.current_value(slot_id) or "{}")
+
+
+def rate_limited_twice(
+    call: Callable[[], object], clock: FakeClock, wait: float
+) -> tuple[RateLimited, RateLimited]:
+    """``call`` raises ``RateLimited``, and again ``wait`` seconds later: both errors."""
+    with pytest.raises(RateLimited) as first:
+        call()
+    clock.advance(wait)
+    with pytest.raises(RateLimited) as second:
+        call()
+    return first.value, second.value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,18 @@ def api_event(body: str | None, content_type: str | None = "application/json") -
     return event
 
 
+Handler = Callable[[Any], dict[str, Any]]
+
+
 @pytest.fixture
 def exchanger(ring: TokenRing, ringcx: FakeRingCX, login: FakeLogin, clock: FakeClock) -> Exchanger:
     return Exchanger(ring, ringcx.client, login, clock)
+
+
+@pytest.fixture
+def handler(exchanger: Exchanger, clock: FakeClock) -> Handler:
+    """``handle`` as the function calls it: with the exchanger and the clock."""
+    return lambda event: handle(event, exchanger, clock)
 
 
 def body_of(reply: dict[str, Any]) -> dict[str, Any]:
@@ -88,16 +98,15 @@ def assert_no_tokens(reply: dict[str, Any], ringcx: FakeRingCX) -> None:
 )
 def test_exchange_handle_api_event_with_rc_token_stores_and_returns_summary(
     event: dict[str, Any],
-    exchanger: Exchanger,
+    handler: Handler,
     ringcx: FakeRingCX,
     login: FakeLogin,
     secrets: FakeSecretsManager,
     ring: TokenRing,
-    clock: FakeClock,
 ) -> None:
     # Given an empty ring and a caller posting an RC access token
     # When the exchange handles the request
-    reply = handle(event, exchanger, clock)
+    reply = handler(event)
 
     # Then the RC token is exchanged (not the JWT login) and stored as generation 1
     assert reply["statusCode"] == HTTPStatus.OK
@@ -128,15 +137,11 @@ def test_exchange_handle_api_event_with_rc_token_stores_and_returns_summary(
     ids=["no-body", "empty", "blank", "empty-base64"],
 )
 def test_exchange_handle_api_event_with_empty_body_logs_in_with_stored_jwt(
-    event: dict[str, Any],
-    exchanger: Exchanger,
-    ringcx: FakeRingCX,
-    login: FakeLogin,
-    clock: FakeClock,
+    event: dict[str, Any], handler: Handler, ringcx: FakeRingCX, login: FakeLogin
 ) -> None:
     # Given an empty request body
     # When the exchange handles it
-    reply = handle(event, exchanger, clock)
+    reply = handler(event)
 
     # Then it is a stored-JWT login, stored as the next generation
     assert reply["statusCode"] == HTTPStatus.OK
@@ -194,15 +199,14 @@ def test_exchange_handle_api_event_with_empty_body_logs_in_with_stored_jwt(
 def test_exchange_handle_api_event_with_bad_body_returns_400_without_side_effects(
     event: dict[str, Any],
     message: str,
-    exchanger: Exchanger,
+    handler: Handler,
     ringcx: FakeRingCX,
     login: FakeLogin,
     secrets: FakeSecretsManager,
-    clock: FakeClock,
 ) -> None:
     # Given a request body the contract does not accept
     # When the exchange handles it
-    reply = handle(event, exchanger, clock)
+    reply = handler(event)
 
     # Then it is a 400 with a readable message, and nothing upstream or in the ring happened
     assert reply["statusCode"] == HTTPStatus.BAD_REQUEST
@@ -213,13 +217,13 @@ def test_exchange_handle_api_event_with_bad_body_returns_400_without_side_effect
 
 
 def test_exchange_handle_api_event_with_null_rc_token_returns_400(
-    exchanger: Exchanger, login: FakeLogin, clock: FakeClock
+    handler: Handler, login: FakeLogin
 ) -> None:
     # Given a caller whose RC token variable was unset: {"rcAccessToken": null}
     event = api_event(json.dumps({"rcAccessToken": None}))
 
     # When the exchange handles it
-    reply = handle(event, exchanger, clock)
+    reply = handler(event)
 
     # Then it is refused as "not a string", rather than spending a JWT login
     assert reply["statusCode"] == HTTPStatus.BAD_REQUEST
@@ -243,15 +247,14 @@ def test_exchange_handle_api_event_upstream_failure_maps_to_status(
     failure: BrokerError,
     status: HTTPStatus,
     retry_after: str | None,
-    exchanger: Exchanger,
+    handler: Handler,
     ringcx: FakeRingCX,
-    clock: FakeClock,
 ) -> None:
     # Given RingCX failing the exchange
     ringcx.then(failure)
 
     # When a caller posts an RC token
-    reply = handle(load_event("exchange-api-json.json"), exchanger, clock)
+    reply = handler(load_event("exchange-api-json.json"))
 
     # Then the contract's status comes back, with Retry-After on a 429
     assert reply["statusCode"] == status
@@ -260,13 +263,13 @@ def test_exchange_handle_api_event_upstream_failure_maps_to_status(
 
 
 def test_exchange_handle_api_event_rejected_rc_token_returns_401(
-    exchanger: Exchanger, ringcx: FakeRingCX, clock: FakeClock, secrets: FakeSecretsManager
+    handler: Handler, ringcx: FakeRingCX, secrets: FakeSecretsManager
 ) -> None:
     # Given RingCX refusing the posted RC token
     ringcx.rejected_rc_tokens.add(RC_TOKEN)
 
     # When the caller posts it
-    reply = handle(load_event("exchange-api-json.json"), exchanger, clock)
+    reply = handler(load_event("exchange-api-json.json"))
 
     # Then it is a 401 that does not echo the token, and nothing is stored
     assert reply["statusCode"] == HTTPStatus.UNAUTHORIZED
@@ -275,7 +278,7 @@ def test_exchange_handle_api_event_rejected_rc_token_returns_401(
 
 
 def test_exchange_handle_api_event_empty_body_without_credentials_returns_503(
-    exchanger: Exchanger, login: FakeLogin, clock: FakeClock
+    handler: Handler, login: FakeLogin
 ) -> None:
     # Given no stored credentials
     login.error = CredentialsNotConfigured(
@@ -284,7 +287,7 @@ def test_exchange_handle_api_event_empty_body_without_credentials_returns_503(
     )
 
     # When an empty body asks for a stored-JWT login
-    reply = handle(load_event("exchange-api-empty.json"), exchanger, clock)
+    reply = handler(load_event("exchange-api-empty.json"))
 
     # Then it is a 503 naming the missing credentials
     assert reply["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
@@ -292,13 +295,13 @@ def test_exchange_handle_api_event_empty_body_without_credentials_returns_503(
 
 
 def test_exchange_handle_api_event_secret_store_down_returns_503(
-    exchanger: Exchanger, secrets: FakeSecretsManager, clock: FakeClock
+    handler: Handler, secrets: FakeSecretsManager
 ) -> None:
     # Given Secrets Manager refusing reads
     secrets.fail("get_secret_value", "ThrottlingException", times=10)
 
     # When a caller posts an RC token
-    reply = handle(load_event("exchange-api-json.json"), exchanger, clock)
+    reply = handler(load_event("exchange-api-json.json"))
 
     # Then it is a 503
     assert reply["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
@@ -306,11 +309,7 @@ def test_exchange_handle_api_event_secret_store_down_returns_503(
 
 @pytest.mark.parametrize("api", [True, False], ids=["api", "direct"])
 def test_exchange_handle_unexpected_exception_returns_500_without_trace(
-    api: bool,
-    exchanger: Exchanger,
-    ringcx: FakeRingCX,
-    clock: FakeClock,
-    caplog: pytest.LogCaptureFixture,
+    api: bool, handler: Handler, ringcx: FakeRingCX, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a bug that raises with a token in its message
     ringcx.then(RuntimeError(f"kaboom while handling {RC_TOKEN}"))
@@ -318,7 +317,7 @@ def test_exchange_handle_unexpected_exception_returns_500_without_trace(
 
     # When the exchange handles a request
     with caplog.at_level(logging.DEBUG):
-        reply = handle(event, exchanger, clock)
+        reply = handler(event)
 
     # Then the caller gets a bare 500, and neither reply nor logs carry the detail
     if api:
@@ -345,11 +344,11 @@ def test_exchange_handle_unexpected_exception_returns_500_without_trace(
     ids=["empty-object", "null", "rc-token"],
 )
 def test_exchange_handle_direct_invoke_returns_ok_summary(
-    event: Any, source: str, exchanger: Exchanger, ringcx: FakeRingCX, clock: FakeClock
+    event: Any, source: str, handler: Handler, ringcx: FakeRingCX
 ) -> None:
     # Given a direct invoke ({} or {"rcAccessToken": ...})
     # When it is handled
-    reply = handle(event, exchanger, clock)
+    reply = handler(event)
 
     # Then the reply is the summary itself, with ok=true and no tokens
     assert reply["ok"] is True
@@ -363,11 +362,11 @@ def test_exchange_handle_direct_invoke_returns_ok_summary(
     "event", ["rcAccessToken", [RC_TOKEN], 42], ids=["string", "list", "number"]
 )
 def test_exchange_handle_direct_invoke_not_an_object_returns_400(
-    event: Any, exchanger: Exchanger, clock: FakeClock
+    event: Any, handler: Handler
 ) -> None:
     # Given a direct invoke that is not an object
     # When it is handled
-    reply = handle(event, exchanger, clock)
+    reply = handler(event)
 
     # Then it is an ok=false 400 telling the caller the accepted shapes
     assert reply["ok"] is False
@@ -376,13 +375,13 @@ def test_exchange_handle_direct_invoke_not_an_object_returns_400(
 
 
 def test_exchange_handle_direct_invoke_failure_returns_ok_false(
-    exchanger: Exchanger, ringcx: FakeRingCX, clock: FakeClock
+    handler: Handler, ringcx: FakeRingCX
 ) -> None:
     # Given RingCX refusing the RC token
     ringcx.rejected_rc_tokens.add(RC_TOKEN)
 
     # When it is invoked directly
-    reply = handle(load_event("exchange-direct-rc-token.json"), exchanger, clock)
+    reply = handler(load_event("exchange-direct-rc-token.json"))
 
     # Then the reply is {"ok": false, "statusCode": 401, "message": ...}
     assert reply["ok"] is False
@@ -457,13 +456,13 @@ def test_store_grant_ring_keeps_changing_raises_conflict(
 
 
 def test_exchange_handle_persist_failure_returns_503(
-    exchanger: Exchanger, secrets: FakeSecretsManager, clock: FakeClock
+    handler: Handler, secrets: FakeSecretsManager
 ) -> None:
     # Given Secrets Manager refusing every write
     secrets.fail(PUT, "ThrottlingException", times=10)
 
     # When a caller posts an RC token
-    reply = handle(load_event("exchange-api-json.json"), exchanger, clock)
+    reply = handler(load_event("exchange-api-json.json"))
 
     # Then it is a 503 from the secret store, with no token in it
     assert reply["statusCode"] == SecretStoreUnavailable.status

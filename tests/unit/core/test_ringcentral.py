@@ -8,9 +8,10 @@ from http import HTTPStatus
 import pytest
 
 from ringcx_broker.credentials import Credentials
-from ringcx_broker.errors import CredentialsRejected, RateLimited, UpstreamUnavailable
+from ringcx_broker.errors import CredentialsRejected, UpstreamUnavailable
 from ringcx_broker.ratelimit import RateGate
 from ringcx_broker.ringcentral import JWT_GRANT, RingCentralClient
+from tests.unit.core.conftest import rate_limited_twice
 from tests.unit.core.fakes import FakeClock, FakePool, http_response
 
 SERVER = "https://platform.devtest.ringcentral.com"
@@ -120,15 +121,11 @@ def test_ringcentral_login_jwt_429_raises_rate_limited_then_blocks_without_reque
     client = _client(pool, clock)
 
     # When logging in, then trying again 30 s later
-    with pytest.raises(RateLimited) as first:
-        client.login_jwt(CREDENTIALS)
-    clock.advance(30)
-    with pytest.raises(RateLimited) as second:
-        client.login_jwt(CREDENTIALS)
+    first, second = rate_limited_twice(lambda: client.login_jwt(CREDENTIALS), clock, wait=30)
 
     # Then the second attempt fails fast without a request (which would extend the penalty)
-    assert first.value.retry_after == 60
-    assert second.value.retry_after == 30
+    assert first.retry_after == 60
+    assert second.retry_after == 30
     assert len(pool.requests) == 1
 
     # And after the penalty, the login goes through

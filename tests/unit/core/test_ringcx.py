@@ -17,6 +17,7 @@ from ringcx_broker.errors import (
 )
 from ringcx_broker.ratelimit import RateGate
 from ringcx_broker.ringcx import RingCXClient
+from tests.unit.core.conftest import rate_limited_twice
 from tests.unit.core.fakes import T0, FakeClock, FakePool, http_response, login_reply, make_jwt
 
 SERVER = "https://engage.ringcentral.com"
@@ -128,15 +129,11 @@ def test_ringcx_refresh_429_raises_rate_limited_then_gate_blocks_without_request
     client = _client(pool, clock)
 
     # When refreshing, and trying again 20 s later
-    with pytest.raises(RateLimited) as first:
-        client.refresh(OLD_RT)
-    clock.advance(20)
-    with pytest.raises(RateLimited) as second:
-        client.refresh(OLD_RT)
+    first, second = rate_limited_twice(lambda: client.refresh(OLD_RT), clock, wait=20)
 
     # Then the second call fails fast: no request reaches RingCX
-    assert first.value.retry_after == 60
-    assert second.value.retry_after == 40
+    assert first.retry_after == 60
+    assert second.retry_after == 40
     assert len(pool.requests) == 1
 
     # And the exchange endpoint has its own limit, so it still works

@@ -14,6 +14,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,16 @@ EVENTS_DIR = Path(__file__).resolve().parents[3] / "events"
 def load_event(name: str) -> dict[str, Any]:
     """A fresh copy of ``events/<name>.json``."""
     return copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text()))
+
+
+# Sample events refused before anything is forwarded, with the status each gets.
+REFUSED_EVENTS: list[tuple[str, HTTPStatus]] = [
+    ("proxy-delete", HTTPStatus.METHOD_NOT_ALLOWED),
+    ("proxy-traversal", HTTPStatus.BAD_REQUEST),
+    ("proxy-double-encoded-traversal", HTTPStatus.BAD_REQUEST),
+    ("proxy-absolute-url", HTTPStatus.BAD_REQUEST),
+    ("proxy-post-bad-base64", HTTPStatus.BAD_REQUEST),
+]
 
 
 def store(secrets: FakeSecretsManager, ring: TokenRing, *tokens: StoredToken) -> None:

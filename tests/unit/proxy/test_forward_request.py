@@ -19,7 +19,7 @@ from ringcx_broker.proxy.forward import (
     encode_query,
     forwarded_headers,
 )
-from tests.unit.proxy.fakes import load_event
+from tests.unit.proxy.fakes import REFUSED_EVENTS, load_event
 
 GET_POST = frozenset({"GET", "POST"})
 
@@ -222,16 +222,7 @@ def test_build_request_get_without_body_sends_no_body() -> None:
     assert request.target.startswith("/voice/api/v1/echo/search?state=AVAILABLE&state=ON_BREAK")
 
 
-@pytest.mark.parametrize(
-    ("name", "status"),
-    [
-        ("proxy-delete", HTTPStatus.METHOD_NOT_ALLOWED),
-        ("proxy-traversal", HTTPStatus.BAD_REQUEST),
-        ("proxy-double-encoded-traversal", HTTPStatus.BAD_REQUEST),
-        ("proxy-absolute-url", HTTPStatus.BAD_REQUEST),
-        ("proxy-post-bad-base64", HTTPStatus.BAD_REQUEST),
-    ],
-)
+@pytest.mark.parametrize(("name", "status"), REFUSED_EVENTS)
 def test_build_request_bad_sample_event_raises_its_status(name: str, status: HTTPStatus) -> None:
     with pytest.raises(BrokerError) as caught:
         build_request(load_event(name), GET_POST)

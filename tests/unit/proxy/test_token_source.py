@@ -82,6 +82,34 @@ def rotating(secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock) -> 
     return act
 
 
+def loaded(
+    secrets: FakeSecretsManager,
+    ring: TokenRing,
+    clock: FakeClock,
+    sleep: RecordingSleep,
+    invoker: FakeInvoker,
+) -> TokenSource:
+    """A container that has cached generation 1; its reads so far are forgotten."""
+    store(secrets, ring, make_token(1))
+    tokens = source(ring, clock, sleep, invoker)
+    tokens.current()
+    secrets.reset_calls()
+    return tokens
+
+
+def stale_source(
+    secrets: FakeSecretsManager,
+    ring: TokenRing,
+    clock: FakeClock,
+    sleep: RecordingSleep,
+    invoker: FakeInvoker,
+) -> TokenSource:
+    """A ``loaded`` container whose cached generation 1 has since passed the leeway."""
+    tokens = loaded(secrets, ring, clock, sleep, invoker)
+    clock.advance(LEEWAY_POINT + 1)
+    return tokens
+
+
 # -- warm, near expiry, cold ------------------------------------------------------
 
 
@@ -116,12 +144,9 @@ def test_current_near_expiry_with_newer_generation_reads_one_slot(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
     # Given a cached generation 1 and the schedule's generation 2 already stored
-    store(secrets, ring, make_token(1))
     invoker = FakeInvoker()
-    tokens = source(ring, clock, sleep, invoker)
-    tokens.current()
+    tokens = loaded(secrets, ring, clock, sleep, invoker)
     store(secrets, ring, make_token(2, now=T0 + 180))
-    secrets.reset_calls()
     # When the cached token reaches the leeway
     clock.advance(LEEWAY_POINT + 1)
     # Then one GetSecretValue of the expected next slot finds generation 2
@@ -134,11 +159,8 @@ def test_current_near_expiry_without_newer_invokes_refresher_once(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
     # Given a cached generation 1 and no newer generation in the ring
-    store(secrets, ring, make_token(1))
     invoker = FakeInvoker(rotating(secrets, ring, clock))
-    tokens = source(ring, clock, sleep, invoker)
-    tokens.current()
-    secrets.reset_calls()
+    tokens = loaded(secrets, ring, clock, sleep, invoker)
     # When the leeway is reached
     clock.advance(LEEWAY_POINT + 1)
     token = tokens.current()
@@ -173,11 +195,8 @@ def test_current_throttled_then_ring_has_fresh_token_stops_asking(
         store(secrets, ring, make_token(stale + 1, now=clock()))
         return THROTTLED
 
-    store(secrets, ring, make_token(1))
     invoker = FakeInvoker(throttled_while_other_rotates)
-    tokens = source(ring, clock, sleep, invoker)
-    tokens.current()
-    clock.advance(LEEWAY_POINT + 1)
+    tokens = stale_source(secrets, ring, clock, sleep, invoker)
     # When a request needs a fresh token
     token = tokens.current()
     # Then it waited briefly, re-read the ring and found generation 2: one invoke only
@@ -190,11 +209,8 @@ def test_current_refresher_keeps_throttling_serves_stale_but_valid_token(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
     # Given a stale (not expired) token and a refresher that is always busy
-    store(secrets, ring, make_token(1))
     invoker = FakeInvoker(THROTTLED, THROTTLED, THROTTLED)
-    tokens = source(ring, clock, sleep, invoker)
-    tokens.current()
-    clock.advance(LEEWAY_POINT + 1)
+    tokens = stale_source(secrets, ring, clock, sleep, invoker)
     # When a request arrives
     token = tokens.current()
     # Then invocations are bounded, waits are brief, and the still-valid token serves
@@ -269,11 +285,8 @@ def test_current_no_refresher_configured_and_expired_is_503(
 def test_current_ring_unreadable_keeps_serving_valid_cache(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
-    store(secrets, ring, make_token(1))
     invoker = FakeInvoker(THROTTLED, THROTTLED, THROTTLED)
-    tokens = source(ring, clock, sleep, invoker)
-    tokens.current()
-    clock.advance(LEEWAY_POINT + 1)
+    tokens = stale_source(secrets, ring, clock, sleep, invoker)
     secrets.fail(GETS, "InternalServiceError", times=10)
     assert tokens.current().generation == 1
 
@@ -289,20 +302,6 @@ def test_current_ring_unreadable_and_nothing_cached_is_503(
 
 
 # -- after a 401 -------------------------------------------------------------------
-
-
-def loaded(
-    secrets: FakeSecretsManager,
-    ring: TokenRing,
-    clock: FakeClock,
-    sleep: RecordingSleep,
-    invoker: FakeInvoker,
-) -> TokenSource:
-    store(secrets, ring, make_token(1))
-    tokens = source(ring, clock, sleep, invoker)
-    tokens.current()
-    secrets.reset_calls()
-    return tokens
 
 
 def test_after_unauthorized_newer_generation_is_returned_without_refresh(
