@@ -139,6 +139,7 @@ class Refresher:
         self._known: StoredToken | None = None  # newest generation this container saw
         self._pending: StoredToken | None = None  # rotated at RingCX, not yet stored
         self._lock = threading.Lock()
+        self._timing_checked = False
 
     def run(self, request: RefreshRequest) -> RefreshResult:
         with self._lock:
@@ -165,8 +166,18 @@ class Refresher:
                 action = Action.NEWER_EXISTS
             result = RefreshResult(action, newest)
         self._known = result.token
+        self._check_timing(result.token.lifetime)
         self._metric("TokenSecondsLeft", "Seconds", result.token.seconds_left(self._clock()))
         return result
+
+    def _check_timing(self, lifetime: float) -> None:
+        """Warn once per container when the deployed fractions and schedule break
+        the arithmetic of design 4.3 for the tokens RingCX actually issues."""
+        if self._timing_checked:
+            return
+        self._timing_checked = True
+        for problem in self._timing.problems(lifetime):
+            logger.warning("Refresh timing is unsafe", extra={"problem": problem})
 
     def _should_rotate(self, request: RefreshRequest, newest: StoredToken) -> bool:
         now = self._clock()

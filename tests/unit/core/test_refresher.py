@@ -788,3 +788,30 @@ def test_refresher_logs_never_contain_tokens(
     # Then no access or refresh token appears in any log record or its extras
     assert caplog.records
     _check_logs(caplog.records, _all_tokens(world))
+
+
+@pytest.mark.parametrize(
+    ("policy", "warnings"),
+    [
+        (TimingPolicy(), 0),
+        (TimingPolicy(tick_seconds=120.0), 2),  # T = 2 min: f < 2T/L and leeway >= f - T/L
+    ],
+    ids=["defaults", "two-minute-schedule"],
+)
+def test_refresher_unsafe_timing_for_issued_tokens_warns_once_per_container(
+    world: World, caplog: pytest.LogCaptureFixture, policy: TimingPolicy, warnings: int
+) -> None:
+    # Given a container whose schedule and fractions are judged against 300 s tokens
+    refresher = Refresher(
+        world.ring, world.ringcx.client, world.login, policy, clock=world.clock, sleep=world.backoff
+    )
+    world.chain(1)
+
+    # When it runs twice
+    caplog.set_level(logging.WARNING)
+    refresher.run(TICK)
+    refresher.run(TICK)
+
+    # Then each broken rule of design 4.3 is logged once, and a sound policy is quiet
+    unsafe = [r for r in caplog.records if r.getMessage() == "Refresh timing is unsafe"]
+    assert len(unsafe) == warnings
