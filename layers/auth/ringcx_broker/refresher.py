@@ -34,7 +34,7 @@ from ringcx_broker.errors import (
 from ringcx_broker.events import direct_error
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.ringcx import RingCXClient
-from ringcx_broker.timing import Clock, Sleep, TimingPolicy, system_clock
+from ringcx_broker.timing import Clock, Sleep, TimingPolicy, ring_size_for, system_clock
 from ringcx_broker.tokens import StoredToken, TokenGrant
 
 logger = Logger(child=True)
@@ -176,7 +176,14 @@ class Refresher:
         if self._timing_checked:
             return
         self._timing_checked = True
-        for problem in self._timing.problems(lifetime):
+        problems = self._timing.problems(lifetime)
+        needed = ring_size_for(lifetime, self._timing)
+        if self._ring.size < needed:
+            problems.append(
+                f"a ring of {self._ring.size} secrets is too small for {lifetime:.0f} s tokens: "
+                f"{needed} keep each secret at one write per 15 minutes"
+            )
+        for problem in problems:
             logger.warning("Refresh timing is unsafe", extra={"problem": problem})
 
     def _should_rotate(self, request: RefreshRequest, newest: StoredToken) -> bool:

@@ -791,21 +791,33 @@ def test_refresher_logs_never_contain_tokens(
 
 
 @pytest.mark.parametrize(
-    ("policy", "warnings"),
+    ("policy", "slots", "warnings"),
     [
-        (TimingPolicy(), 0),
-        (TimingPolicy(tick_seconds=120.0), 2),  # T = 2 min: f < 2T/L and leeway >= f - T/L
+        (TimingPolicy(), 6, 0),
+        (TimingPolicy(tick_seconds=120.0), 6, 2),  # T = 2 min: f < 2T/L and leeway >= f - T/L
+        (TimingPolicy(), 4, 1),  # P = 180 s needs K >= 5 for one write per 15 min
     ],
-    ids=["defaults", "two-minute-schedule"],
+    ids=["defaults", "two-minute-schedule", "ring-too-small"],
 )
 def test_refresher_unsafe_timing_for_issued_tokens_warns_once_per_container(
-    world: World, caplog: pytest.LogCaptureFixture, policy: TimingPolicy, warnings: int
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    policy: TimingPolicy,
+    slots: int,
+    warnings: int,
 ) -> None:
-    # Given a container whose schedule and fractions are judged against 300 s tokens
-    refresher = Refresher(
-        world.ring, world.ringcx.client, world.login, policy, clock=world.clock, sleep=world.backoff
+    # Given a container with a ring of ``slots`` secrets, whose schedule and
+    # fractions are judged against the 300 s tokens RingCX issues
+    ring_ids = tuple(
+        world.secrets.create_secret(Name=f"template-slot-{i}", SecretString="{}")["ARN"]
+        for i in range(slots)
     )
-    world.chain(1)
+    ring = TokenRing(world.secrets.client, ring_ids, sleep=world.backoff)
+    refresher = Refresher(
+        ring, world.ringcx.client, world.login, policy, clock=world.clock, sleep=world.backoff
+    )
+    grant = world.ringcx.issue()
+    ring.write(StoredToken.from_grant(grant, 1, world.clock(), "login"))
 
     # When it runs twice
     caplog.set_level(logging.WARNING)
