@@ -76,6 +76,9 @@ class FlakySecrets:
     def get_secret_value(self, **kwargs: Any) -> Any:
         return self._client.get_secret_value(**kwargs)
 
+    def batch_get_secret_value(self, **kwargs: Any) -> Any:
+        return self._client.batch_get_secret_value(**kwargs)
+
     def put_secret_value(self, **kwargs: Any) -> Any:
         self.puts += 1
         if self.failures > 0:

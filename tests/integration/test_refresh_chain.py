@@ -182,10 +182,11 @@ def test_refresh_persistent_5xx_fails_tick_then_old_token_keeps_serving(
     clock: VirtualClock,
     bootstrapped: Refresher,
 ) -> None:
-    # Given a due token and RingCX down for longer than the retry budget
+    # Given a token at its first due tick (0.38 L left: the next tick still comes in
+    # time) and RingCX down for longer than the retry budget
     refresher = bootstrapped
     before = newest(containers)
-    clock.now += 0.7 * LIFETIME
+    clock.now += 0.62 * LIFETIME
     simulator.inject("rcx_refresh", Fault(status=HTTPStatus.BAD_GATEWAY, count=3))
 
     # When the tick runs, it fails loudly (a typed error Lambda counts)

@@ -1,4 +1,5 @@
-"""template.yaml honours the contract (design section 3) and least privilege (4.6)."""
+"""template.yaml honours the contract and least privilege (docs/design.md, "Contract"
+and "Security model")."""
 
 from __future__ import annotations
 
@@ -94,21 +95,28 @@ def test_template_proxy_may_only_read_the_ring_and_invoke_the_refresher(
 ) -> None:
     # Given the proxy's policies
     policies = resource(template, "ProxyFunction")["Properties"]["Policies"]
-    # Then: GetSecretValue on the six slots, and invoke on the refresher only
+    # Then: GetSecretValue on the six slots (BatchGetSecretValue, which cannot be
+    # scoped, returns only what GetSecretValue allows), and invoke on the refresher only
     assert statements(template, "ProxyFunction") == [
         {
             "Sid": "ReadTokenRing",
             "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
             "Resource": SLOTS,
-        }
+        },
+        {
+            "Sid": "ReadTokenRingInOneCall",
+            "Effect": "Allow",
+            "Action": "secretsmanager:BatchGetSecretValue",
+            "Resource": "*",
+        },
     ]
     assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "RefreshFunction"}}} in policies
     assert len(policies) == 2
 
 
 @pytest.mark.parametrize("function", ["ExchangeFunction", "RefreshFunction"])
-def test_template_writers_may_only_use_the_ring_and_read_credentials(
+def test_template_writers_may_only_use_the_ring_the_credentials_and_their_tags(
     template: dict[str, Any], function: str
 ) -> None:
     granted = {
@@ -117,11 +125,22 @@ def test_template_writers_may_only_use_the_ring_and_read_credentials(
         for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
         for res in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
     }
-    expected = {
-        (action, str(slot))
-        for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
-        for slot in SLOTS
-    } | {("secretsmanager:GetSecretValue", str({"Ref": "CredentialsSecret"}))}
+    expected = (
+        {
+            (action, str(slot))
+            for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
+            for slot in SLOTS
+        }
+        | {
+            (action, str({"Ref": "CredentialsSecret"}))
+            for action in (
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:DescribeSecret",  # the shared auth penalties, read as tags
+                "secretsmanager:TagResource",  # ... and written as tags: no secret versions
+            )
+        }
+        | {("secretsmanager:BatchGetSecretValue", "*")}
+    )
     assert granted == expected
     assert len(resource(template, function)["Properties"]["Policies"]) == 1
 

@@ -10,8 +10,12 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ringcx_broker.errors import CredentialsInvalid, CredentialsNotConfigured
-from ringcx_broker.secret_store import SecretMissing, read_secret
+from ringcx_broker.errors import (
+    CredentialsInvalid,
+    CredentialsNotConfigured,
+    SecretStoreUnavailable,
+)
+from ringcx_broker.secret_store import SecretDenied, SecretMissing, read_secret
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -52,6 +56,11 @@ class SecretCredentials:
             raise CredentialsNotConfigured(
                 f"RingCentral credentials are not configured: secret {secret_id} "
                 "does not exist or has no value"
+            ) from exc
+        except SecretDenied as exc:
+            raise SecretStoreUnavailable(
+                f"could not read credentials secret {secret_id} (AccessDeniedException): "
+                "check the function's IAM policy"
             ) from exc
 
 

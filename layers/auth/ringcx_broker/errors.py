@@ -61,6 +61,13 @@ class TokenRejected(BrokerError):
     status = HTTPStatus.UNAUTHORIZED
 
 
+class NoRingCXAccess(BrokerError):
+    """RingCX answered 403/404 to the exchange: the RingCentral user is valid
+    but has no RingCX (contact-center) access. Not a bad token."""
+
+    status = HTTPStatus.FORBIDDEN
+
+
 class RefreshTokenRejected(BrokerError):
     """RingCX refused the refresh token: it is spent, revoked or expired."""
 
@@ -68,7 +75,8 @@ class RefreshTokenRejected(BrokerError):
 
 
 class RateLimited(BrokerError):
-    """An auth endpoint said 429. The caller must wait ``retry_after`` seconds."""
+    """An auth endpoint said 429 (or 503 with ``Retry-After``), or a penalty
+    we know of is still running. The caller must wait ``retry_after`` seconds."""
 
     status = HTTPStatus.TOO_MANY_REQUESTS
 
@@ -109,6 +117,13 @@ class TokenPersistFailed(BrokerError):
 
 
 class NoUsableToken(BrokerError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class ReloginBackoff(BrokerError):
+    """A re-login failed moments ago; the next attempt waits, to stay far
+    below the auth endpoints' 5-per-minute limits."""
+
     status = HTTPStatus.SERVICE_UNAVAILABLE
 
 

@@ -59,7 +59,7 @@ def parse_fields(event: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
     try:
         parsed = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested 20,000 deep
         raise BadRequest("request body must be JSON or application/x-www-form-urlencoded") from exc
     if not isinstance(parsed, dict):
         raise BadRequest("request body must be a JSON object")

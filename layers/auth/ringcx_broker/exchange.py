@@ -86,9 +86,29 @@ def store_grant(ring: TokenRing, grant: TokenGrant, now: float, source: str) -> 
     raise RingWriteConflict("the token ring kept changing while storing a login; try again")
 
 
+# rcTokenType is accepted as RingCX's own form has it; only "Bearer" exists.
+EXCHANGE_FIELDS = frozenset({"rcAccessToken", "rcTokenType"})
+EXPECTED_BODY = (
+    'send {"rcAccessToken": "..."}, or an empty body or {} to log in with the stored JWT'
+)
+
+
 def rc_token_from(fields: Mapping[str, Any]) -> str | None:
-    if "rcAccessToken" not in fields:
-        return None  # log in with the stored JWT
+    """The posted RC token, or None for "log in with the stored JWT".
+
+    Only an empty body or ``{}`` means the latter: a login spends two calls of
+    a 5-per-minute budget and starts a new chain, so a malformed request (say
+    curl's ``-d 'not json'``) must never trigger one. Unknown field names are
+    not echoed: a caller who posts a token as the whole form body would see it
+    in the reply and in our logs.
+    """
+    if not fields:
+        return None
+    if not set(fields) <= EXCHANGE_FIELDS or "rcAccessToken" not in fields:
+        raise BadRequest(f"the request body has fields the exchange does not know; {EXPECTED_BODY}")
+    token_type = fields.get("rcTokenType", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise BadRequest("rcTokenType must be Bearer")
     value = fields["rcAccessToken"]
     if not isinstance(value, str) or not value.strip():
         raise BadRequest("rcAccessToken must be a non-empty string")
@@ -110,7 +130,7 @@ def handle(event: Any, exchanger: Exchanger, clock: Clock = system_clock) -> dic
         logger.error("Exchange crashed", extra={"error": type(exc).__name__})
         crash = internal_error()
         return error_response(crash) if api else direct_error(crash)
-    summary = {"ok": True, **token.summary(clock())}
+    summary = {"ok": True, **token.summary(clock(), agents=True)}
     return api_response(HTTPStatus.OK, summary) if api else summary
 
 

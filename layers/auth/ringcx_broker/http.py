@@ -84,9 +84,12 @@ def post_form(
 def _interpret(
     status: int, headers: Mapping[str, str], data: bytes, service: str
 ) -> dict[str, Any]:
-    if status == 429:
+    if status == 429 or (status == 503 and headers.get("Retry-After")):
+        # RingCentral's 503 may carry Retry-After when it sheds load: a penalty
+        # like a 429's, which a request sent during it would only extend.
         retry_after = parse_retry_after(headers.get("Retry-After"))
-        raise RateLimited(f"{service} rate limit reached; retry after {retry_after} s", retry_after)
+        what = "rate limit reached" if status == 429 else "is overloaded"
+        raise RateLimited(f"{service} {what}; retry after {retry_after} s", retry_after)
     if 400 <= status < 500:
         raise UpstreamRejected(Rejection(status, error_code(data)))
     if status >= 300:

@@ -19,13 +19,19 @@ from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools import Logger
 
+from ringcx_broker.convergence import (
+    AttemptPacer,
+    ConvergencePolicy,
+    ReloginReason,
+    Verdict,
+    verdict_of,
+)
 from ringcx_broker.errors import (
     BadRequest,
     BrokerError,
     CredentialsNotConfigured,
     InternalError,
-    RateLimited,
-    RefreshTokenRejected,
+    ReloginBackoff,
     RingWriteConflict,
     SecretStoreUnavailable,
     TokenPersistFailed,
@@ -34,7 +40,7 @@ from ringcx_broker.errors import (
 from ringcx_broker.events import direct_error
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.ringcx import RingCXClient
-from ringcx_broker.timing import Clock, Sleep, TimingPolicy, ring_size_for, system_clock
+from ringcx_broker.timing import Clock, Sleep, TimingPolicy, system_clock
 from ringcx_broker.tokens import StoredToken, TokenGrant
 
 logger = Logger(child=True)
@@ -52,6 +58,7 @@ class Action(StrEnum):
     NEWER_EXISTS = "newer-exists"  # another writer already rotated
     ROTATED = "rotated"
     RELOGIN = "relogin"  # the chain was dead or empty: full JWT login
+    DECLINED = "declined"  # an early-expiry rotation was refused (see Move.DECLINE)
 
 
 class Login(Protocol):
@@ -114,7 +121,22 @@ class RetryPolicy:
             raise ValueError("RetryPolicy needs at least one attempt")
 
 
+REFRESH, RELOGIN = "refresh", "relogin"  # the AttemptPacer's kinds
+
+
+class Move(StrEnum):
+    """What a run decides to do with the newest generation."""
+
+    KEEP = "keep"  # it has enough life left, or a newer one exists
+    ROTATE = "rotate"
+    FORCED_ROTATE = "forced-rotate"  # RingCX rejected it before its exp: rotate once
+    DECLINE = "decline"  # rejected early, but it already replaced a rejected one
+
+
 class Refresher:
+    """One refresher container. ``run`` is serialised by a lock (and, across
+    containers, by reserved concurrency 1 and the ring's write tokens)."""
+
     def __init__(
         self,
         ring: TokenRing,
@@ -136,8 +158,11 @@ class Refresher:
         self._metrics = metrics
         self._retry = retry
         self._jitter = jitter
+        self._policy = ConvergencePolicy(timing.tick_seconds, timing.leeway_fraction)
+        self._pacer = AttemptPacer(spacing=self._policy.retry_spacing, cap=timing.tick_seconds)
         self._known: StoredToken | None = None  # newest generation this container saw
         self._pending: StoredToken | None = None  # rotated at RingCX, not yet stored
+        self._dead_generation = 0  # its refresh token was refused: never present it again
         self._lock = threading.Lock()
         self._timing_checked = False
 
@@ -145,6 +170,8 @@ class Refresher:
         with self._lock:
             try:
                 return self._run(request)
+            except BadRequest:
+                raise
             except BrokerError:
                 self._metric("RefreshFailures", "Count", 1)
                 raise
@@ -152,61 +179,101 @@ class Refresher:
     def _run(self, request: RefreshRequest) -> RefreshResult:
         self._flush_pending()
         newest = self._ring.latest(self._known)
+        _check_stale_generation(request, newest)
         if newest is None:
             logger.info("Token ring is empty; bootstrapping with a JWT login")
-            result = self._relogin(None)
-        elif self._should_rotate(request, newest):
-            result = self._rotate(newest)
+            result = self._relogin(None, ReloginReason.BOOTSTRAP)
         else:
-            action = Action.FRESH
-            if (
-                request.stale_generation is not None
-                and newest.generation > request.stale_generation
-            ):
-                action = Action.NEWER_EXISTS
-            result = RefreshResult(action, newest)
+            result = self._act(request, newest)
         self._known = result.token
         self._check_timing(result.token.lifetime)
         self._metric("TokenSecondsLeft", "Seconds", result.token.seconds_left(self._clock()))
         return result
 
+    def _act(self, request: RefreshRequest, newest: StoredToken) -> RefreshResult:
+        move = self._move(request, newest)
+        if move is Move.KEEP:
+            newer = request.stale_generation is not None and (
+                newest.generation > request.stale_generation
+            )
+            return RefreshResult(Action.NEWER_EXISTS if newer else Action.FRESH, newest)
+        if move is Move.DECLINE:
+            logger.warning(
+                "RingCX rejected a generation that already replaced a rejected one; "
+                "not rotating again until the schedule does",
+                extra={"generation": newest.generation},
+            )
+            self._metric("ForcedRotationsDeclined", "Count", 1)
+            return RefreshResult(Action.DECLINED, newest)
+        return self._rotate(newest, forced=move is Move.FORCED_ROTATE)
+
+    def _move(self, request: RefreshRequest, newest: StoredToken) -> Move:
+        now = self._clock()
+        if request.kind is Kind.FORCE:
+            return Move.ROTATE
+        if request.kind is Kind.TICK:
+            return (
+                Move.KEEP
+                if newest.has_more_than(self._timing.refresh_fraction, now)
+                else (Move.ROTATE)
+            )
+        assert request.stale_generation is not None
+        if not newest.has_more_than(self._timing.leeway_fraction, now):
+            return Move.ROTATE  # stale by its own clock, whoever asks
+        if newest.generation > request.stale_generation:
+            return Move.KEEP  # the proxy only needs to read the ring again
+        # The proxy's generation is the newest and, by its exp, fresh: RingCX said
+        # "expired" anyway (revocation, RingCX's clock). RingCX's verdict wins, once
+        # per generation: the product of a forced rotation is never forced again.
+        return Move.DECLINE if newest.forced else Move.FORCED_ROTATE
+
     def _check_timing(self, lifetime: float) -> None:
-        """Warn once per container when the deployed fractions and schedule break
-        the arithmetic of design 4.3 for the tokens RingCX actually issues."""
+        """Warn once per container when the deployed fractions and schedule
+        break the cadence arithmetic (docs/design.md, "Cadence") for the tokens
+        RingCX actually issues."""
         if self._timing_checked:
             return
         self._timing_checked = True
-        problems = self._timing.problems(lifetime)
-        needed = ring_size_for(lifetime, self._timing)
-        if self._ring.size < needed:
-            problems.append(
-                f"a ring of {self._ring.size} secrets is too small for {lifetime:.0f} s tokens: "
-                f"{needed} keep each secret at one write per 15 minutes"
-            )
-        for problem in problems:
+        for problem in self._timing.problems(lifetime, ring_size=self._ring.size):
             logger.warning("Refresh timing is unsafe", extra={"problem": problem})
 
-    def _should_rotate(self, request: RefreshRequest, newest: StoredToken) -> bool:
-        now = self._clock()
-        if request.kind is Kind.FORCE:
-            return True
-        if request.kind is Kind.STALE:
-            assert request.stale_generation is not None
-            if newest.generation > request.stale_generation:
-                return not newest.has_more_than(self._timing.leeway_fraction, now)
-            # A proxy saw "Jwt is expired" on a token minted moments ago: that is
-            # clock skew or a RingCX fault, and rotating again would not help.
-            return now - newest.refreshed_at >= self._timing.leeway_fraction * newest.lifetime
-        return not newest.has_more_than(self._timing.refresh_fraction, now)
+    # -- rotation ----------------------------------------------------------------
 
-    def _rotate(self, newest: StoredToken) -> RefreshResult:
+    def _rotate(self, newest: StoredToken, forced: bool) -> RefreshResult:
         if newest.refresh_token is None:
-            return self._relogin(newest)
+            return self._relogin(newest, ReloginReason.NO_REFRESH_TOKEN, forced)
+        if newest.generation == self._dead_generation:
+            return self._relogin(newest, ReloginReason.DEAD_REFRESH_TOKEN, forced)
         refresh_token = newest.refresh_token
+        now = self._clock()
+        wait = self._pacer.wait(REFRESH, now)
+        if wait > 0:
+            if self._policy.must_relogin(newest, now):
+                return self._relogin(newest, ReloginReason.REFRESH_FAILING, forced)
+            raise UpstreamUnavailable(
+                f"RingCX refresh failed moments ago; the next attempt is in {_seconds(wait)} s "
+                "and the current token keeps serving"
+            )
         try:
             grant = self._with_retries(lambda: self._ringcx.refresh(refresh_token))
-        except RefreshTokenRejected:
+        except BrokerError as error:
+            return self._after_refresh_failure(error, newest, forced)
+        self._pacer.succeeded(REFRESH)
+        token = newest.successor(grant, self._clock(), "refresh", forced)
+        result = self._persist(token, Action.ROTATED, newest)
+        self._metric("Refreshes", "Count", 1)
+        if forced:
+            self._metric("ForcedRotations", "Count", 1)
+        return result
+
+    def _after_refresh_failure(
+        self, error: BrokerError, newest: StoredToken, forced: bool
+    ) -> RefreshResult:
+        """The convergence policy's moves (``convergence`` has the table)."""
+        verdict = verdict_of(error)
+        if verdict is Verdict.DEAD:
             self._metric("DeadRefreshTokens", "Count", 1)
+            self._dead_generation = newest.generation
             latest = self._ring.newer_than(newest)
             if latest.generation > newest.generation:
                 logger.info(
@@ -215,38 +282,85 @@ class Refresher:
                 )
                 return RefreshResult(Action.NEWER_EXISTS, latest)
             logger.warning(
-                "Refresh token is dead; re-logging in", extra={"generation": newest.generation}
+                "Refresh token is dead; re-logging in",
+                extra={"generation": newest.generation, "reason": error.message},
             )
-            return self._relogin(newest)
-        except RateLimited:
+            return self._relogin(newest, ReloginReason.DEAD_REFRESH_TOKEN, forced)
+        if verdict is Verdict.RATE_LIMITED:
             self._metric("RateLimited", "Count", 1)
-            raise
-        token = newest.successor(grant, self._clock(), "refresh")
-        result = self._persist(token, Action.ROTATED, newest)
-        self._metric("Refreshes", "Count", 1)
-        return result
+            raise error
+        if verdict is Verdict.TRANSIENT:
+            now = self._clock()
+            delay = self._pacer.failed(REFRESH, now)
+            if self._policy.must_relogin(newest, now):
+                logger.warning(
+                    "RingCX refresh keeps failing and the token would run out before the "
+                    "next chance; re-logging in",
+                    extra={"generation": newest.generation, "reason": error.message},
+                )
+                return self._relogin(newest, ReloginReason.REFRESH_FAILING, forced)
+            logger.warning(
+                "RingCX refresh failed; the current token keeps serving",
+                extra={
+                    "generation": newest.generation,
+                    "reason": error.message,
+                    "nextAttemptSeconds": _seconds(delay),
+                    "secondsLeft": int(newest.seconds_left(now)),
+                },
+            )
+        raise error
 
-    def _relogin(self, newest: StoredToken | None) -> RefreshResult:
+    def _relogin(
+        self, newest: StoredToken | None, reason: ReloginReason, forced: bool = False
+    ) -> RefreshResult:
+        now = self._clock()
+        wait = self._pacer.wait(RELOGIN, now)
+        if wait > 0:
+            raise ReloginBackoff(
+                f"a re-login failed moments ago; the next attempt is in {_seconds(wait)} s"
+            )
         try:
             grant = self._login.login()
         except CredentialsNotConfigured as exc:
             if newest is None:
-                raise
+                raise  # a new stack waiting for its credentials: not a failure to alarm on
+            self._relogin_failed(exc, reason, now)
             raise CredentialsNotConfigured(
                 "the refresh token is dead and no RingCentral credentials are configured: "
                 f"{exc.message}; store them, or POST an RC token to /auth/exchange"
             ) from exc
+        except BrokerError as exc:
+            self._relogin_failed(exc, reason, now)
+            raise
+        self._pacer.succeeded(RELOGIN)
         generation = (newest.generation if newest else 0) + 1
-        token = StoredToken.from_grant(grant, generation, self._clock(), "relogin")
+        token = StoredToken.from_grant(grant, generation, self._clock(), "relogin", forced)
         result = self._persist(token, Action.RELOGIN, newest)
         self._metric("Relogins", "Count", 1)
+        self._metric(f"Relogin{reason}", "Count", 1)
         return result
+
+    def _relogin_failed(self, error: BrokerError, reason: ReloginReason, now: float) -> None:
+        delay = self._pacer.failed(RELOGIN, now)
+        self._metric("ReloginFailures", "Count", 1)
+        logger.error(
+            "Re-login failed; the token chain cannot heal until a re-login succeeds",
+            extra={
+                "cause": str(reason),
+                "status": int(error.status),
+                "reason": error.message,
+                "failures": self._pacer.failures(RELOGIN),
+                "nextAttemptSeconds": _seconds(delay),
+            },
+        )
+
+    # -- storing -----------------------------------------------------------------
 
     def _persist(
         self, token: StoredToken, action: Action, predecessor: StoredToken | None
     ) -> RefreshResult:
         try:
-            self._ring.write(token)
+            stored = self._ring.store(token)
         except RingWriteConflict:
             latest = self._ring.latest(predecessor)
             self._metric("RingConflicts", "Count", 1)
@@ -268,8 +382,10 @@ class Refresher:
             raise TokenPersistFailed(
                 f"token generation {token.generation} could not be stored: {exc.message}"
             ) from exc
-        logger.info("Stored token", extra={"generation": token.generation, "action": str(action)})
-        return RefreshResult(action, token)
+        if stored.generation != token.generation:
+            self._metric("SlotsSkipped", "Count", stored.generation - token.generation)
+        logger.info("Stored token", extra={"generation": stored.generation, "action": str(action)})
+        return RefreshResult(action, stored)
 
     def _flush_pending(self) -> None:
         """Store a rotation that an earlier run could not write (idempotent)."""
@@ -277,7 +393,7 @@ class Refresher:
         if pending is None:
             return
         try:
-            self._ring.write(pending)
+            stored = self._ring.store(pending)
         except RingWriteConflict:
             logger.warning(
                 "A pending generation was superseded", extra={"generation": pending.generation}
@@ -287,8 +403,8 @@ class Refresher:
                 f"token generation {pending.generation} is still not stored: {exc.message}"
             ) from exc
         else:
-            logger.info("Stored pending generation", extra={"generation": pending.generation})
-            self._known = pending
+            logger.info("Stored pending generation", extra={"generation": stored.generation})
+            self._known = stored
         self._pending = None
 
     def _with_retries(self, call: Callable[[], T]) -> T:
@@ -310,6 +426,20 @@ class Refresher:
     def _metric(self, name: str, unit: str, value: float) -> None:
         if self._metrics is not None:
             self._metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def _check_stale_generation(request: RefreshRequest, newest: StoredToken | None) -> None:
+    """A proxy can only know generations the ring holds: a higher one is a bug
+    or a forged invoke, and must not rotate the chain."""
+    stale, ring = request.stale_generation, newest.generation if newest else 0
+    if stale is not None and stale > ring:
+        raise BadRequest(
+            f"staleGeneration {stale} is newer than the ring's newest generation {ring}"
+        )
+
+
+def _seconds(value: float) -> int:
+    return max(1, int(value + 0.999))
 
 
 def handle(event: object, refresher: Refresher, clock: Clock = system_clock) -> dict[str, Any]:

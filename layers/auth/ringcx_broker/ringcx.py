@@ -7,7 +7,13 @@ from typing import Any
 
 import urllib3
 
-from ringcx_broker.errors import BrokerError, RateLimited, RefreshTokenRejected, TokenRejected
+from ringcx_broker.errors import (
+    BrokerError,
+    NoRingCXAccess,
+    RateLimited,
+    RefreshTokenRejected,
+    TokenRejected,
+)
 from ringcx_broker.http import Rejection, UpstreamRejected, post_form, shared_pool
 from ringcx_broker.ratelimit import RateGate
 from ringcx_broker.timing import Clock, system_clock
@@ -37,9 +43,7 @@ class RingCXClient:
             "rcx_exchange",
             self._exchange_url,
             {"rcAccessToken": rc_access_token, "rcTokenType": "Bearer"},
-            lambda r: TokenRejected(
-                f"RingCX rejected the RingCentral access token (HTTP {r.status} {r.code})"
-            ),
+            _exchange_rejection,
         )
         return TokenGrant.from_reply(reply, self._clock())
 
@@ -70,3 +74,17 @@ class RingCXClient:
             raise
         except UpstreamRejected as exc:
             raise rejected(exc.rejection) from exc
+
+
+def _exchange_rejection(rejection: Rejection) -> BrokerError:
+    """403/404 mean "this RingCentral user has no RingCX access", which a caller
+    must be able to tell from "this RingCentral token is bad" (401/400)."""
+    if rejection.status in (403, 404):
+        return NoRingCXAccess(
+            "the RingCentral user has no RingCX access: RingCX answered the exchange with "
+            f"HTTP {rejection.status} {rejection.code}; enable RingCX for this user or log in "
+            "as one who has it"
+        )
+    return TokenRejected(
+        f"RingCX rejected the RingCentral access token (HTTP {rejection.status} {rejection.code})"
+    )

@@ -46,9 +46,13 @@ def lambda_client() -> LambdaClient:
 
 @cache
 def rate_gate() -> RateGate:
-    from ringcx_broker.ratelimit import RateGate
+    """Shared by the container's RingCentral and RingCX clients, and through
+    tags on the credentials secret with the stack's other auth caller."""
+    from ringcx_broker.ratelimit import RateGate, SecretTagPenalties
 
-    return RateGate()
+    secret_id = settings().credentials_secret_id
+    shared = SecretTagPenalties(secrets_client(), secret_id) if secret_id else None
+    return RateGate(shared=shared)
 
 
 @cache

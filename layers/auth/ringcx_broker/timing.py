@@ -1,4 +1,4 @@
-"""Clocks and the refresh arithmetic of design section 4.3.
+"""Clocks and the cadence arithmetic (docs/design.md, "Cadence").
 
 All timing is a fraction of a token's own lifetime, so a 15-second token in a
 test behaves exactly like a 5-minute token in production, only faster.
@@ -14,6 +14,11 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 DEFAULT_LIFETIME_SECONDS = 300.0
+# EventBridge's smallest rate. A shorter tick is a compressed-clock run (tests,
+# the local runner), whose writes are fast by design: the real write quota is
+# only judged for ticks a deployed schedule can have.
+EVENTBRIDGE_MIN_TICK = 60.0
+TOLERANCE = 0.01  # RingCX's 299-second token must not fail a rule met at 300 s
 
 
 def system_clock() -> float:
@@ -29,25 +34,38 @@ class TimingPolicy:
     leeway_fraction: float = 0.1
     tick_seconds: float = 60.0
 
-    def problems(self, lifetime: float = DEFAULT_LIFETIME_SECONDS) -> list[str]:
-        """The arithmetic checks of design 4.3, as human-readable findings."""
-        f, leeway, tick = (
-            self.refresh_fraction,
-            self.leeway_fraction,
-            tick_fraction(self.tick_seconds, lifetime),
-        )
+    def problems(
+        self, lifetime: float = DEFAULT_LIFETIME_SECONDS, ring_size: int | None = None
+    ) -> list[str]:
+        """The cadence rules this policy breaks for tokens of ``lifetime``
+        seconds, each as one sentence an operator can act on."""
+        f, leeway = self.refresh_fraction, self.leeway_fraction
+        tick = tick_fraction(self.tick_seconds, lifetime)
         found = []
         if not 0 < f <= 0.5:
-            found.append(f"refresh fraction {f} must be in (0, 0.5] (at most 2 refreshes/life)")
-        if f < 2 * tick:
             found.append(
-                f"refresh fraction {f} is below 2T/L = {2 * tick:.2f}: a failed tick is fatal"
+                f"RefreshFraction {f:g} must be above 0 and at most 0.5, "
+                "or a token lifetime holds more than 2 refreshes"
+            )
+        if f < 2 * tick - TOLERANCE:
+            found.append(
+                f"RefreshFraction {f:g} is below 2T/L = {2 * tick:.2f} "
+                f"(T = {self.tick_seconds:g} s, L = {lifetime:g} s): "
+                "one failed tick can let the token expire"
             )
         if not 0 <= leeway < f - tick:
             found.append(
-                f"proxy leeway {leeway} must be below f - T/L = {f - tick:.2f}, "
-                "or proxies will invoke the refresher on a healthy schedule"
+                f"ProxyLeewayFraction {leeway:g} must be below f - T/L = {f - tick:.2f}, "
+                "or proxies invoke the refresher even on a healthy schedule"
             )
+        if ring_size is not None and self.tick_seconds >= EVENTBRIDGE_MIN_TICK:
+            needed = ring_size_for(lifetime, self)
+            if ring_size < needed:
+                found.append(
+                    f"a ring of {ring_size} secrets is too small for {lifetime:g}-second "
+                    f"tokens: {needed} are needed to write each secret at most once "
+                    "per 15 minutes"
+                )
         return found
 
 

@@ -109,9 +109,15 @@ class StoredToken:
     refreshed_at: float
     source: str
     account: AccountInfo
+    # True when this generation replaced one that RingCX rejected as expired
+    # before its ``exp``. Such a generation is never force-rotated in turn, so
+    # a RingCX that rejects every token cannot drive a rotation loop.
+    forced: bool = False
 
     @classmethod
-    def from_grant(cls, grant: TokenGrant, generation: int, now: float, source: str) -> StoredToken:
+    def from_grant(
+        cls, grant: TokenGrant, generation: int, now: float, source: str, forced: bool = False
+    ) -> StoredToken:
         return cls(
             generation=generation,
             access_token=grant.access_token,
@@ -122,11 +128,16 @@ class StoredToken:
             refreshed_at=now,
             source=source,
             account=grant.account,
+            forced=forced,
         )
 
-    def successor(self, grant: TokenGrant, now: float, source: str) -> StoredToken:
-        """The next generation; a reply without a refresh token keeps ours."""
-        nxt = StoredToken.from_grant(grant, self.generation + 1, now, source)
+    def successor(
+        self, grant: TokenGrant, now: float, source: str, forced: bool = False
+    ) -> StoredToken:
+        """The next generation. A reply without a refresh token keeps ours: if
+        RingCX did spend it, the next refresh fails as dead and re-logs in; if
+        it did not, the chain lives on."""
+        nxt = StoredToken.from_grant(grant, self.generation + 1, now, source, forced)
         if nxt.refresh_token is None:
             nxt = replace(nxt, refresh_token=self.refresh_token)
         return nxt
@@ -149,8 +160,16 @@ class StoredToken:
     def authorization(self) -> str:
         return f"{self.token_type or 'Bearer'} {self.access_token}"
 
-    def summary(self, now: float) -> dict[str, Any]:
-        """What callers may see: timing and account ids, never a token."""
+    def summary(self, now: float, agents: bool = False) -> dict[str, Any]:
+        """What callers may see: timing and account ids, never a token.
+
+        Agents' names and email addresses only with ``agents`` (the exchange's
+        reply to the admin who logged in); ``/health`` and the refresher's
+        replies carry ids and timings alone.
+        """
+        account = self.account.to_json()
+        if not agents:
+            account.pop("agents")
         return {
             "generation": self.generation,
             "expiresAt": _iso(self.expires_at),
@@ -158,7 +177,7 @@ class StoredToken:
             "lifetimeSeconds": int(self.lifetime),
             "lastRefreshedAt": _iso(self.refreshed_at),
             "source": self.source,
-            **self.account.to_json(),
+            **account,
         }
 
     def to_secret_string(self) -> str:
@@ -173,6 +192,7 @@ class StoredToken:
                 "expiresAt": self.expires_at,
                 "refreshedAt": self.refreshed_at,
                 "source": self.source,
+                "forced": self.forced,
                 "account": self.account.to_json(),
             },
             sort_keys=True,
@@ -210,6 +230,7 @@ class StoredToken:
             refreshed_at=_timestamp(data.get("refreshedAt", issued), "refreshedAt"),
             source=str(data.get("source") or "unknown"),
             account=_account(account),
+            forced=data.get("forced") is True,
         )
 
 

@@ -88,14 +88,24 @@ def seeded(configured_stack: LocalStack, containers: Containers) -> StoredToken:
 
 
 class ReadCounter:
-    """Counts GetSecretValue calls as they leave a boto3 client (on the wire)."""
+    """Counts read round trips (GetSecretValue and BatchGetSecretValue) as they
+    leave a boto3 client (on the wire)."""
 
     def __init__(self, client: SecretsManagerClient) -> None:
         self.gets = 0
-        client.meta.events.register("before-call.secrets-manager.GetSecretValue", self._count)
+        self.batches = 0
+        client.meta.events.register("before-call.secrets-manager.GetSecretValue", self._get)
+        client.meta.events.register("before-call.secrets-manager.BatchGetSecretValue", self._batch)
 
-    def _count(self, **_: Any) -> None:
+    @property
+    def round_trips(self) -> int:
+        return self.gets + self.batches
+
+    def _get(self, **_: Any) -> None:
         self.gets += 1
+
+    def _batch(self, **_: Any) -> None:
+        self.batches += 1
 
 
 @dataclass

@@ -56,13 +56,14 @@ def test_proxy_warm_requests_make_zero_secrets_manager_calls(
 ) -> None:
     # Given a container whose first (cold) request loaded the ring
     assert accounts(proxy)["statusCode"] == HTTPStatus.OK
-    cold_reads = proxy.reads.gets
+    cold_reads = proxy.reads.round_trips
     # When 200 more requests arrive while the token is fresh
     statuses = {accounts(proxy)["statusCode"] for _ in range(200)}
-    # Then all succeeded and none read Secrets Manager
+    # Then all succeeded and none read Secrets Manager; the cold read was one round trip
+    # (BatchGetSecretValue) for all the ring's secrets
     assert statuses == {HTTPStatus.OK}
-    assert proxy.reads.gets == cold_reads
-    assert cold_reads == len(settings.token_secret_ids)
+    assert proxy.reads.round_trips == cold_reads
+    assert (cold_reads, proxy.reads.batches) == (1, 1)
     assert proxy.refresh_lambda.invocations == []
     assert api_calls(simulator) == 201
 
@@ -72,16 +73,16 @@ def test_proxy_near_expiry_asks_refresher_and_uses_new_generation(
 ) -> None:
     # Given a warm container
     accounts(proxy)
-    reads = proxy.reads.gets
+    reads = proxy.reads.round_trips
     # When time passes into the leeway with no scheduled refresh having run
     clocks.set_both(NEAR_EXPIRY)
     response = accounts(proxy)
     # Then the refresher was asked about generation 1, rotated once, and the proxy
-    # read the next slot (nothing there), then the slot the refresher named
+    # read the ring (nothing newer), then the slot the refresher named
     assert response["statusCode"] == HTTPStatus.OK
     assert refresh_requests(proxy) == [{"staleGeneration": seeded.generation}]
     assert refresh_calls(simulator) == 1
-    assert proxy.reads.gets - reads == 2
+    assert proxy.reads.round_trips - reads == 2
     assert cached_generation(proxy) == seeded.generation + 1
 
 
@@ -90,14 +91,14 @@ def test_proxy_near_expiry_with_scheduled_rotation_reads_one_slot(
 ) -> None:
     # Given a warm container, and the schedule rotating at 60 % of the lifetime
     accounts(proxy)
-    reads = proxy.reads.gets
+    reads = proxy.reads.round_trips
     clocks.set_both(LIFETIME * 0.65)
     proxy.refresher.run(_tick())
     # When the container reaches its leeway
     clocks.set_both(NEAR_EXPIRY)
     assert accounts(proxy)["statusCode"] == HTTPStatus.OK
-    # Then one GetSecretValue found the new generation; no refresher invocation
-    assert proxy.reads.gets - reads == 1
+    # Then one ring read found the new generation; no refresher invocation
+    assert proxy.reads.round_trips - reads == 1
     assert proxy.refresh_lambda.invocations == []
     assert refresh_calls(simulator) == 1
 
@@ -192,20 +193,21 @@ def test_proxy_other_401_passes_through_without_refresh(proxy: Proxy, simulator:
 
 
 @pytest.mark.usefixtures("seeded")
-def test_proxy_repeated_expired_401s_never_refresh_on_every_401(
+def test_proxy_early_expiry_rotates_once_and_the_caller_gets_the_retried_answer(
     proxy: Proxy, simulator: Simulator, sim_clock: SkewClock
 ) -> None:
-    # Given RingCX saying "Jwt is expired" for a token the broker minted moments ago
-    # (clock skew): the refresher rightly refuses to rotate it
+    # Given RingCX's clock jumping past the broker's token (it says "Jwt is expired" while
+    # the token's exp, by the broker's clock, is minutes away)
     accounts(proxy)
     sim_clock.offset = LIFETIME + 10
     # When ten requests are proxied
     responses = [accounts(proxy) for _ in range(10)]
-    # Then each 401 passes through; the refresher was asked once; RingCX saw no refresh
-    assert {r["statusCode"] for r in responses} == {HTTPStatus.UNAUTHORIZED}
-    assert {r["body"] for r in responses} == {"Jwt is expired"}
-    assert len(proxy.refresh_lambda.invocations) == 1
-    assert refresh_calls(simulator) == 0
+    # Then the first request's 401 made one rotation and its retry succeeded, and every
+    # request was served: one refresh at RingCX, one refresher invoke
+    assert {r["statusCode"] for r in responses} == {HTTPStatus.OK}
+    assert refresh_requests(proxy) == [{"staleGeneration": 1}]
+    assert refresh_calls(simulator) == 1
+    assert cached_generation(proxy) == 2
 
 
 # -- no usable token ------------------------------------------------------------------------
@@ -231,12 +233,30 @@ def test_proxy_empty_ring_with_credentials_bootstraps_through_the_refresher(
     assert simulator.counters()["protocol"]["logins"] == 1
 
 
-def test_proxy_expired_ring_and_dead_refresher_is_503(
+def test_proxy_expired_ring_and_failing_refresh_heals_by_relogin(
     proxy: Proxy, seeded: StoredToken, simulator: Simulator, clocks: Clocks
 ) -> None:
+    # Given an expired ring (the broker was down) and a RingCX refresh that answers 500
     simulator.inject("rcx_refresh", Fault(status=500, count=10))
     clocks.set_both(LIFETIME + 1)
+    # When a request arrives
     response = accounts(proxy)
+    # Then the refresher, with no time left to wait, re-logs in and the request is served
+    assert response["statusCode"] == HTTPStatus.OK
+    assert simulator.counters()["protocol"]["logins"] == 2
+    assert cached_generation(proxy) == seeded.generation + 1
+
+
+def test_proxy_expired_ring_and_ringcentral_down_too_is_503(
+    proxy: Proxy, seeded: StoredToken, simulator: Simulator, clocks: Clocks
+) -> None:
+    # Given an expired ring, a failing RingCX refresh and RingCentral down as well
+    simulator.inject("rcx_refresh", Fault(status=500, count=10))
+    simulator.inject("rc_token", Fault(status=503, count=10))
+    clocks.set_both(LIFETIME + 1)
+    # When a request arrives
+    response = accounts(proxy)
+    # Then it is a clean 503 that names no token, and nothing reached the RingCX API
     assert response["statusCode"] == HTTPStatus.SERVICE_UNAVAILABLE
     assert "no usable RingCX token" in body_of(response)["message"]
     assert seeded.access_token not in response["body"]

@@ -171,6 +171,9 @@ _API_NAMES = {
     "create_secret": "CreateSecret",
     "get_secret_value": "GetSecretValue",
     "put_secret_value": "PutSecretValue",
+    "batch_get_secret_value": "BatchGetSecretValue",
+    "describe_secret": "DescribeSecret",
+    "tag_resource": "TagResource",
 }
 
 
@@ -187,6 +190,7 @@ class _Secret:
     name: str
     arn: str
     versions: dict[str, _Version] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def staged(self, stage: str) -> _Version | None:
         return next((v for v in self.versions.values() if stage in v.stages), None)
@@ -257,6 +261,10 @@ class FakeSecretsManager:
         secret = self._resolve(secret_id)
         return sum(1 for op, s in self.calls if op == operation and s in (secret.name, secret.arn))
 
+    def reads(self) -> int:
+        """Read round trips: GetSecretValue plus BatchGetSecretValue calls."""
+        return self.count("get_secret_value") + self.count("batch_get_secret_value")
+
     def reset_calls(self) -> None:
         self.calls.clear()
 
@@ -314,14 +322,52 @@ class FakeSecretsManager:
                 "Secrets Manager can't find the specified secret value for staging label: "
                 f"{VersionStage or 'AWSCURRENT'}",
             )
+        return _value_reply(secret, version)
+
+    def batch_get_secret_value(self, *, SecretIdList: list[str]) -> dict[str, Any]:
+        """Every listed secret's current value; per-secret failures go to
+        ``Errors`` (a fault with a ``secret_id``), a fault without one fails
+        the whole call."""
+        self._enter("batch_get_secret_value", ",".join(SecretIdList), lookup=False)
+        self._raise_batch_fault()
+        values: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        for secret_id in SecretIdList:
+            code = self._take_batch_fault(secret_id)
+            try:
+                if code is not None:
+                    raise client_error(code, "BatchGetSecretValue")
+                secret = self._resolve(secret_id, "BatchGetSecretValue")
+                version = secret.staged("AWSCURRENT")
+                if version is None:
+                    raise client_error("ResourceNotFoundException", "BatchGetSecretValue")
+            except ClientError as exc:
+                error = exc.response["Error"]
+                errors.append(
+                    {
+                        "SecretId": secret_id,
+                        "ErrorCode": error["Code"],
+                        "Message": error["Message"],
+                    }
+                )
+                continue
+            values.append(_value_reply(secret, version))
+        return {"SecretValues": values, "Errors": errors}
+
+    def describe_secret(self, *, SecretId: str) -> dict[str, Any]:
+        secret = self._enter("describe_secret", SecretId)
+        self._raise_fault("describe_secret", secret, applied=False)
         return {
             "ARN": secret.arn,
             "Name": secret.name,
-            "VersionId": version.version_id,
-            "SecretString": version.secret_string,
-            "VersionStages": sorted(version.stages),
-            "CreatedDate": version.created,
+            "Tags": [{"Key": k, "Value": v} for k, v in secret.tags.items()],
         }
+
+    def tag_resource(self, *, SecretId: str, Tags: list[dict[str, str]]) -> dict[str, Any]:
+        secret = self._enter("tag_resource", SecretId)
+        self._raise_fault("tag_resource", secret, applied=False)
+        secret.tags.update({tag["Key"]: tag["Value"] for tag in Tags})
+        return {}
 
     def put_secret_value(
         self, *, SecretId: str, SecretString: str, ClientRequestToken: str | None = None
@@ -369,6 +415,37 @@ class FakeSecretsManager:
                     )
                 raise client_error(fault.code, _API_NAMES[operation])
 
+    def _raise_batch_fault(self) -> None:
+        for fault in self._faults:
+            whole_call = fault.secret_id is None
+            if fault.operation == "batch_get_secret_value" and fault.times > 0 and whole_call:
+                fault.times -= 1
+                if fault.code == "EndpointConnectionError":
+                    raise EndpointConnectionError(
+                        endpoint_url=f"https://secretsmanager.{self._region}.amazonaws.com/"
+                    )
+                raise client_error(fault.code, "BatchGetSecretValue")
+
+    def _take_batch_fault(self, secret_id: str) -> str | None:
+        for fault in self._faults:
+            if (
+                fault.operation == "batch_get_secret_value"
+                and fault.times > 0
+                and fault.secret_id is not None
+                and self._names(fault.secret_id, secret_id)
+            ):
+                fault.times -= 1
+                return fault.code
+        return None
+
+    def _names(self, a: str, b: str) -> bool:
+        if a == b:
+            return True
+        try:
+            return self._resolve(a) is self._resolve(b)
+        except ClientError:
+            return False
+
     def _put(self, secret: _Secret, value: str, token: str | None) -> dict[str, Any]:
         token = token or str(uuid.uuid4())
         if not 32 <= len(token) <= 64:
@@ -407,6 +484,17 @@ class FakeSecretsManager:
             "VersionId": token,
             "VersionStages": ["AWSCURRENT"],
         }
+
+
+def _value_reply(secret: _Secret, version: _Version) -> dict[str, Any]:
+    return {
+        "ARN": secret.arn,
+        "Name": secret.name,
+        "VersionId": version.version_id,
+        "SecretString": version.secret_string,
+        "VersionStages": sorted(version.stages),
+        "CreatedDate": version.created,
+    }
 
 
 # -- urllib3 ----------------------------------------------------------------------

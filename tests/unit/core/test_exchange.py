@@ -15,6 +15,7 @@ import pytest
 from ringcx_broker.errors import (
     BrokerError,
     CredentialsNotConfigured,
+    NoRingCXAccess,
     RateLimited,
     RingWriteConflict,
     SecretStoreUnavailable,
@@ -179,6 +180,12 @@ def test_exchange_handle_api_event_with_empty_body_logs_in_with_stored_jwt(
         ),
         (api_event("rcAccessToken=", "application/x-www-form-urlencoded"), "rcAccessToken must be"),
         ({**api_event("not base64!"), "isBase64Encoded": True}, "not valid base64"),
+        (api_event("not json", "application/x-www-form-urlencoded"), "fields the exchange"),
+        (api_event("rcTokenType=Bearer", "application/x-www-form-urlencoded"), "fields the exch"),
+        (api_event(json.dumps({"token": RC_TOKEN})), "fields the exchange does not know"),
+        (api_event(json.dumps({"rcAccessToken": RC_TOKEN, "x": 1})), "fields the exchange"),
+        (api_event("[" * 20_000 + "]" * 20_000), "must be JSON"),
+        (api_event("null"), "must be a JSON object"),
     ],
     ids=[
         "malformed-event-file",
@@ -194,6 +201,12 @@ def test_exchange_handle_api_event_with_empty_body_logs_in_with_stored_jwt(
         "token-bool",
         "form-token-empty",
         "bad-base64",
+        "curl-default-form",
+        "form-without-token",
+        "json-other-field",
+        "json-extra-field",
+        "deeply-nested-json",
+        "json-null",
     ],
 )
 def test_exchange_handle_api_event_with_bad_body_returns_400_without_side_effects(
@@ -240,8 +253,9 @@ def test_exchange_handle_api_event_with_null_rc_token_returns_400(
         ),
         (UpstreamUnavailable("RingCX failed with HTTP 503"), HTTPStatus.BAD_GATEWAY, None),
         (UpstreamTimeout("RingCX did not answer in time"), HTTPStatus.GATEWAY_TIMEOUT, None),
+        (NoRingCXAccess("the RingCentral user has no RingCX access"), HTTPStatus.FORBIDDEN, None),
     ],
-    ids=["rate-limited", "unavailable", "timeout"],
+    ids=["rate-limited", "unavailable", "timeout", "no-ringcx-access"],
 )
 def test_exchange_handle_api_event_upstream_failure_maps_to_status(
     failure: BrokerError,

@@ -92,6 +92,31 @@ def test_interpret_429_raises_rate_limited_with_retry_after(
     assert caught.value.message == f"RingCentral rate limit reached; retry after {retry_after} s"
 
 
+@pytest.mark.parametrize(("value", "retry_after"), [("30", 30), ("1", 1)])
+def test_interpret_503_with_retry_after_is_a_penalty_like_a_429(
+    value: str, retry_after: int
+) -> None:
+    # Given RingCentral shedding load with 503 and Retry-After
+    # When it is interpreted
+    with pytest.raises(RateLimited) as caught:
+        _interpret(HTTPStatus.SERVICE_UNAVAILABLE, {"Retry-After": value}, b"", "RingCentral")
+
+    # Then it is honoured like a 429: no request until it passes
+    assert caught.value.retry_after == retry_after
+    assert caught.value.message == f"RingCentral is overloaded; retry after {retry_after} s"
+
+
+def test_interpret_503_without_retry_after_is_transient() -> None:
+    # Given a bare 503
+    # When it is interpreted
+    with pytest.raises(UpstreamUnavailable) as caught:
+        _interpret(HTTPStatus.SERVICE_UNAVAILABLE, {}, b"<html>busy</html>", "RingCX")
+
+    # Then it is a transient failure, not a penalty
+    assert not isinstance(caught.value, RateLimited)
+    assert caught.value.message == "RingCX failed with HTTP 503"
+
+
 @pytest.mark.parametrize(
     "status",
     [

@@ -7,8 +7,8 @@ from http import HTTPStatus
 import pytest
 
 from ringcx_broker.errors import RateLimited
-from ringcx_broker.ratelimit import RateGate
-from tests.unit.core.fakes import FakeClock
+from ringcx_broker.ratelimit import TAG_PREFIX, RateGate, SecretTagPenalties
+from tests.unit.core.fakes import FakeClock, FakeSecretsManager
 
 
 def passes(gate: RateGate, endpoint: str) -> bool:
@@ -95,3 +95,108 @@ def test_rate_gate_new_penalty_replaces_old_one() -> None:
 
     # Then the latest Retry-After is what counts
     assert passes(gate, "rc_token")
+
+
+# -- shared across the stack's functions ---------------------------------------------
+
+
+@pytest.fixture
+def store() -> tuple[FakeSecretsManager, str]:
+    secrets = FakeSecretsManager()
+    arn = secrets.create_secret(Name="ringcx-broker/credentials", SecretString="{}")["ARN"]
+    secrets.reset_calls()
+    return secrets, arn
+
+
+def test_rate_gate_penalty_seen_by_one_function_stops_the_other(
+    store: tuple[FakeSecretsManager, str],
+) -> None:
+    # Given the exchange and the refresher, each with its own gate over the credentials secret
+    secrets, arn = store
+    clock = FakeClock()
+    exchange = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn))
+    refresher = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn))
+
+    # When the exchange gets a 429 with Retry-After: 60
+    exchange.penalise("rc_token", 60)
+
+    # Then the refresher does not send a login during the penalty, and may after it
+    clock.advance(30)
+    with pytest.raises(RateLimited) as caught:
+        refresher.check("rc_token", "RingCentral")
+    assert caught.value.retry_after == 30
+    clock.advance(31)
+    assert passes(refresher, "rc_token")
+
+
+def test_rate_gate_shared_penalty_costs_no_secret_version(
+    store: tuple[FakeSecretsManager, str],
+) -> None:
+    # Given a penalty shared through the credentials secret
+    secrets, arn = store
+    versions = secrets.version_count(arn)
+    RateGate(FakeClock(), shared=SecretTagPenalties(secrets.client, arn)).penalise("rcx_refresh", 5)
+
+    # Then it is a tag, not a new version of the secret (the write quota is untouched)
+    tags = secrets.describe_secret(SecretId=arn)["Tags"]
+    assert [t["Key"] for t in tags] == [TAG_PREFIX + "rcx_refresh"]
+    assert secrets.version_count(arn) == versions
+    assert secrets.count("put_secret_value") == 0
+
+
+def test_rate_gate_reads_the_shared_store_at_most_once_a_second(
+    store: tuple[FakeSecretsManager, str],
+) -> None:
+    # Given a gate over the shared store
+    secrets, arn = store
+    clock = FakeClock()
+    gate = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn))
+
+    # When a login checks both of its endpoints at once, and another login comes a minute later
+    gate.check("rc_token", "RingCentral")
+    gate.check("rcx_exchange", "RingCX")
+    clock.advance(60)
+    gate.check("rc_token", "RingCentral")
+
+    # Then each login read the shared penalties once
+    assert secrets.count("describe_secret") == 2
+
+
+@pytest.mark.parametrize("operation", ["describe_secret", "tag_resource"])
+def test_rate_gate_shared_store_failure_falls_back_to_the_containers_memory(
+    store: tuple[FakeSecretsManager, str], operation: str
+) -> None:
+    # Given Secrets Manager refusing the tag calls (an old IAM policy, or an outage)
+    secrets, arn = store
+    secrets.fail(operation, "AccessDeniedException", times=5)
+    clock = FakeClock()
+    gate = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn))
+
+    # When a penalty is recorded and checked
+    gate.penalise("rc_token", 60)
+
+    # Then the container still honours it, and nothing raised
+    assert not passes(gate, "rc_token")
+    clock.advance(61)
+    assert passes(gate, "rc_token")
+
+
+def test_secret_tag_penalties_ignore_foreign_and_garbled_tags(
+    store: tuple[FakeSecretsManager, str],
+) -> None:
+    # Given the credentials secret tagged by an operator and one garbled penalty tag
+    secrets, arn = store
+    secrets.tag_resource(
+        SecretId=arn,
+        Tags=[
+            {"Key": "team", "Value": "contact-center"},
+            {"Key": TAG_PREFIX + "rc_token", "Value": "soon"},
+            {"Key": TAG_PREFIX + "rcx_exchange", "Value": "1800000100"},
+        ],
+    )
+
+    # When the penalties are loaded
+    ends = SecretTagPenalties(secrets.client, arn).load()
+
+    # Then only the well-formed penalty counts
+    assert ends == {"rcx_exchange": 1800000100.0}

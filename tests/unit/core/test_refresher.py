@@ -16,6 +16,7 @@ from ringcx_broker.errors import (
     BadRequest,
     CredentialsNotConfigured,
     RateLimited,
+    ReloginBackoff,
     TokenPersistFailed,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -32,7 +33,7 @@ from ringcx_broker.refresher import (
 from ringcx_broker.ring import TokenRing, request_token
 from ringcx_broker.timing import TimingPolicy
 from ringcx_broker.tokens import StoredToken
-from tests.unit.core.conftest import RING_SIZE, slot_token
+from tests.unit.core.conftest import slot_token
 from tests.unit.core.fakes import (
     FakeClock,
     FakeLogin,
@@ -284,9 +285,9 @@ def test_refresher_warm_container_reads_one_slot_per_tick(world: World) -> None:
     # When the schedule ticks again on a fresh token
     result = world.refresher.run(TICK)
 
-    # Then it only checks the next slot (invariant 4.6: no whole-ring reads when warm)
+    # Then it reads the ring in one round trip
     assert result.action is Action.FRESH
-    assert world.secrets.count(GET) == 1
+    assert world.secrets.reads() == 1
 
 
 # -- stale requests from proxies --------------------------------------------------
@@ -298,10 +299,10 @@ def test_refresher_warm_container_reads_one_slot_per_tick(world: World) -> None:
         ((1, 2), 10, 1, Action.NEWER_EXISTS),  # a newer, fresh generation exists
         ((1, 2), 280, 1, Action.ROTATED),  # newer exists but is itself inside the leeway
         ((1,), 200, 1, Action.ROTATED),  # the proxy's generation is the newest and old
-        ((1,), 10, 1, Action.FRESH),  # newest was minted 10 s ago: clock skew, don't rotate
-        ((1,), 29, 1, Action.FRESH),  # inside 0.1 L of minting
+        ((1,), 10, 1, Action.ROTATED),  # fresh by its exp, but RingCX rejected it: rotate once
+        ((1,), 29, 1, Action.ROTATED),  # the same inside 0.1 L of minting
     ],
-    ids=["newer-fresh", "newer-but-stale", "same-and-old", "same-and-new", "same-within-leeway"],
+    ids=["newer-fresh", "newer-but-stale", "same-and-old", "same-rejected-early", "same-new"],
 )
 def test_refresher_stale_request_rotates_only_when_useful(
     world: World, generations: tuple[int, ...], age: float, stale_of: int, action: Action
@@ -342,13 +343,13 @@ def test_refresher_dead_refresh_token_rereads_then_relogs_in_once(world: World) 
     # Given generation 1 is due but its refresh token is dead at RingCX
     world.chain(1, age=200, live=False)
     reads_at_login: list[int] = []
-    world.login.before = lambda: reads_at_login.append(world.secrets.count(GET))
+    world.login.before = lambda: reads_at_login.append(world.secrets.reads())
 
     # When the schedule ticks
     result = world.refresher.run(TICK)
 
     # Then the ring was re-read after the rejection, and exactly one login followed
-    assert reads_at_login == [RING_SIZE + 1]
+    assert reads_at_login == [2]
     assert world.login.calls == 1
     assert len(world.ringcx.refresh_calls) == 1
     assert result.action is Action.RELOGIN
@@ -526,6 +527,222 @@ def test_refresher_backoff_is_capped(world: World) -> None:
     # Then delays doubled up to the cap
     assert result.action is Action.ROTATED
     assert world.backoff.delays == [1.0, 2.0, 2.0, 2.0]
+
+
+# -- convergence: undocumented dead answers, persisting failures, re-login pacing ------
+
+NO_TOKEN = UpstreamUnavailable("RingCX replied without an accessToken")
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [UpstreamUnavailable("RingCX failed with HTTP 500"), UpstreamTimeout("slow"), NO_TOKEN],
+    ids=["5xx", "timeout", "200-without-token"],
+)
+def test_refresher_persisting_transient_failure_relogs_in_before_the_token_runs_out(
+    world: World, failure: UpstreamUnavailable
+) -> None:
+    # Given a due token (120 s left) whose refresh keeps failing the same way, as a dead
+    # refresh token answered in an undocumented way would
+    world.chain(1, age=180)
+    world.ringcx.then(*[failure] * 6)
+
+    # When the first tick fails, the old token keeps serving and nobody logs in
+    with pytest.raises(UpstreamUnavailable):
+        world.refresher.run(TICK)
+    assert world.login.calls == 0
+
+    # And when the next tick (60 s left: the one after would be too late) fails too
+    world.clock.advance(60)
+    result = world.refresher.run(TICK)
+
+    # Then it re-logs in in time, and says why
+    assert result.action is Action.RELOGIN
+    assert result.token.generation == 2
+    assert result.token.seconds_left(world.clock()) > 0
+    assert world.login.calls == 1
+    assert world.metrics.total("ReloginRefreshFailing") == 1
+    assert world.metrics.total("Relogins") == 1
+
+
+def test_refresher_expired_token_with_failing_refresh_relogs_in_at_once(world: World) -> None:
+    # Given a ring whose newest token expired (the broker was down) and a refresh that fails
+    world.chain(1, age=400)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 502")] * 3)
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then there is no next chance to wait for: it re-logs in now
+    assert result.action is Action.RELOGIN
+    assert world.metrics.total("ReloginRefreshFailing") == 1
+
+
+def test_refresher_failed_refresh_is_not_retried_by_every_proxy_invoke(world: World) -> None:
+    # Given a refresh that just failed with 120 s left
+    world.chain(1, age=180)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 503")] * 3)
+    with pytest.raises(UpstreamUnavailable):
+        world.refresher.run(TICK)
+    calls = len(world.ringcx.refresh_calls)
+
+    # When proxies invoke it a few seconds later
+    world.clock.advance(5)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        world.refresher.run(FORCE)
+
+    # Then RingCX is left alone until the quarter-tick spacing passes
+    assert len(world.ringcx.refresh_calls) == calls
+    assert "next attempt is in 10 s" in caught.value.message
+
+
+def test_refresher_failed_relogin_is_reported_and_retried_at_a_bounded_pace(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a dead chain and a re-login that fails (RingCentral down)
+    world.chain(1, age=200, live=False)
+    world.login.error = UpstreamUnavailable("RingCentral failed with HTTP 503")
+
+    # When the schedule ticks
+    with caplog.at_level(logging.ERROR), pytest.raises(UpstreamUnavailable):
+        world.refresher.run(TICK)
+
+    # Then the failure is counted and logged loudly, without any token
+    assert world.metrics.total("ReloginFailures") == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("Re-login failed" in r.getMessage() for r in errors)
+
+    # When runs come faster than the pacing allows, no login (and no refresh of the known
+    # dead token) is attempted; each further failure doubles the wait, up to one tick
+    attempts = []
+    for wait in (15, 30, 60, 60):
+        world.clock.advance(wait - 1)
+        with pytest.raises(ReloginBackoff):
+            world.refresher.run(TICK)
+        world.clock.advance(1)
+        with pytest.raises(UpstreamUnavailable):
+            world.refresher.run(TICK)
+        attempts.append(world.login.calls)
+    assert attempts == [2, 3, 4, 5]
+    assert len(world.ringcx.refresh_calls) == 1
+
+    # When RingCentral recovers, the next permitted run heals the chain
+    world.login.error = None
+    world.clock.advance(60)
+    result = world.refresher.run(TICK)
+    assert result.action is Action.RELOGIN
+
+
+def test_refresher_rate_limited_relogin_never_bypasses_the_penalty(world: World) -> None:
+    # Given a dead chain and RingCentral answering the login with 429
+    world.chain(1, age=200, live=False)
+    world.login.error = RateLimited("RingCentral rate limit reached; retry after 60 s", 60)
+
+    # When the schedule ticks
+    with pytest.raises(RateLimited):
+        world.refresher.run(TICK)
+
+    # Then it is reported as a failed re-login (the chain is at risk) and not retried at once
+    assert world.metrics.total("ReloginFailures") == 1
+    assert world.login.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "metric"),
+    [
+        ("empty", "ReloginBootstrap"),
+        ("dead", "ReloginDeadRefreshToken"),
+        ("none", "ReloginNoRefreshToken"),
+    ],
+)
+def test_refresher_relogin_metric_names_its_cause(world: World, setup: str, metric: str) -> None:
+    # Given a ring that needs a re-login for one reason
+    if setup == "dead":
+        world.chain(1, age=200, live=False)
+    elif setup == "none":
+        world.put(replace(world.chain(1, age=200), refresh_token=None))
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then the re-login is counted under its cause and in the total
+    assert result.action is Action.RELOGIN
+    assert world.metrics.total(metric) == 1
+    assert world.metrics.total("Relogins") == 1
+
+
+# -- early expiry: RingCX's verdict, once per generation ----------------------------------
+
+
+def test_refresher_stale_request_for_fresh_newest_rotates_once_and_marks_it_forced(
+    world: World,
+) -> None:
+    # Given generation 1 minted 10 s ago, which RingCX rejected as expired
+    world.chain(1, age=10)
+
+    # When a proxy reports it, and then four more proxies do
+    first = world.refresher.run(stale(1))
+    others = [world.refresher.run(stale(1)) for _ in range(4)]
+
+    # Then one rotation happens, marked forced; the rest are told to read generation 2
+    assert first.action is Action.ROTATED
+    assert first.token.forced is True
+    assert {r.action for r in others} == {Action.NEWER_EXISTS}
+    assert len(world.ringcx.refresh_calls) == 1
+    assert world.metrics.total("ForcedRotations") == 1
+
+
+def test_refresher_rejected_forced_generation_is_declined_so_nothing_loops(world: World) -> None:
+    # Given a forced rotation to generation 2, which RingCX rejects too (it rejects everything)
+    world.chain(1, age=10)
+    world.refresher.run(stale(1))
+
+    # When proxies report generation 2 again and again
+    results = [world.refresher.run(stale(2)) for _ in range(10)]
+
+    # Then the refresher declines: no RingCX call, no write, no loop
+    assert {r.action for r in results} == {Action.DECLINED}
+    assert len(world.ringcx.refresh_calls) == 1
+    assert world.metrics.total("ForcedRotationsDeclined") == 10
+
+    # And the schedule still rotates it when due, into an ordinary (not forced) generation
+    world.clock.advance(200)
+    rotated = world.refresher.run(TICK)
+    assert rotated.action is Action.ROTATED
+    assert rotated.token.forced is False
+
+
+@pytest.mark.parametrize("ahead", [2, 10**6])
+def test_refresher_stale_generation_newer_than_the_ring_is_refused(
+    world: World, ahead: int
+) -> None:
+    # Given a ring whose newest generation is 1
+    world.chain(1, age=10)
+
+    # When an invoke claims a newer generation is stale
+    reply = handle({"staleGeneration": 1 + ahead}, world.refresher, world.clock)
+
+    # Then it is refused with 400, nothing is rotated, and it is not a refresh failure
+    assert reply["ok"] is False
+    assert reply["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert "newer than the ring's newest generation 1" in reply["message"]
+    assert world.ringcx.refresh_calls == []
+    assert world.metrics.total("RefreshFailures") == 0
+
+
+def test_refresher_unwritable_slot_stores_rotation_in_the_next_one(world: World) -> None:
+    # Given generation 2's slot over its versions quota
+    world.chain(1, age=200)
+    world.secrets.fail(PUT, "LimitExceededException", times=99, secret_id=world.ring.slot_of(2))
+
+    # When the schedule ticks
+    result = world.refresher.run(TICK)
+
+    # Then the rotation is stored as generation 3, which every reader finds, and counted
+    assert result.action is Action.ROTATED
+    assert result.token.generation == 3
+    assert world.ring.newest() == result.token
+    assert world.metrics.total("SlotsSkipped") == 1
 
 
 # -- persistence ------------------------------------------------------------------

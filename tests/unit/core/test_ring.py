@@ -64,7 +64,15 @@ def test_token_ring_slot_of_generation_is_generation_mod_k(
     assert ring.slot_of(generation) == slot_ids[index]
 
 
-# -- newest -----------------------------------------------------------------------
+# -- newest: one round trip --------------------------------------------------------
+
+BATCH = "batch_get_secret_value"
+
+
+@pytest.fixture
+def single_reads(secrets: FakeSecretsManager, slot_ids: tuple[str, ...]) -> TokenRing:
+    """A ring whose endpoint or policy offers no BatchGetSecretValue."""
+    return TokenRing(secrets.client, slot_ids, sleep=RecordingSleep(), batch=False)
 
 
 def test_token_ring_newest_template_ring_is_empty(
@@ -74,9 +82,9 @@ def test_token_ring_newest_template_ring_is_empty(
     # When the newest generation is read
     newest = ring.newest()
 
-    # Then there is none, after one read per slot
+    # Then there is none, after one round trip for the whole ring
     assert newest is None
-    assert secrets.count(GET) == RING_SIZE
+    assert secrets.calls == [(BATCH, ",".join(ring.slot_ids))]
 
 
 def test_token_ring_newest_picks_highest_generation_across_slots(
@@ -88,10 +96,11 @@ def test_token_ring_newest_picks_highest_generation_across_slots(
     # When the newest is read
     newest = ring.newest()
 
-    # Then it is generation 5, complete with its refresh token
+    # Then it is generation 5, complete with its refresh token, in one round trip
     assert newest == make_token(5)
     assert newest is not None
     assert newest.refresh_token == "rt-g5"
+    assert secrets.reads() == 1
 
 
 @pytest.mark.parametrize(
@@ -118,7 +127,7 @@ def test_token_ring_newest_corrupt_slot_is_skipped_and_others_still_read(
     # Then the garbage is skipped (with a warning), and the good slots still count
     assert newest is not None
     assert newest.generation == 4
-    assert secrets.count(GET) == RING_SIZE
+    assert secrets.reads() == 1
     assert any(r.getMessage() == "Skipping corrupt token slot" for r in caplog.records)
 
 
@@ -153,114 +162,249 @@ def test_token_ring_newest_token_in_wrong_slot_is_ignored(
     assert newest.generation == 5
 
 
-def test_token_ring_newest_missing_slot_secret_raises_configuration_error(
-    secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "single-reads"])
+def test_token_ring_newest_deleted_slot_is_skipped_with_a_warning(
+    secrets: FakeSecretsManager,
+    slot_ids: tuple[str, ...],
+    caplog: pytest.LogCaptureFixture,
+    batch: bool,
 ) -> None:
-    # Given a ring whose last slot secret does not exist (a deployment error)
-    ring = TokenRing(secrets.client, (*slot_ids[:2], "ringcx-broker/token-slot-deleted"))
+    # Given a ring whose first slot secret was deleted, and generation 2 in its own slot
+    slots = ("ringcx-broker/token-slot-deleted", *slot_ids[1:])
+    ring = TokenRing(secrets.client, slots, batch=batch)
+    seed(secrets, ring, make_token(2))
+
+    # When the ring is read
+    with caplog.at_level(logging.WARNING):
+        newest = ring.newest()
+
+    # Then the readable slots still give the newest generation, and the gap is logged
+    assert newest == make_token(2)
+    assert any(r.getMessage() == "Skipping unreadable token slot" for r in caplog.records)
+
+
+@pytest.mark.parametrize("code", ["ResourceNotFoundException", "AccessDeniedException"])
+def test_token_ring_newest_no_readable_slot_raises_configuration_error(
+    secrets: FakeSecretsManager, slot_ids: tuple[str, ...], code: str
+) -> None:
+    # Given every slot fails for good (deleted secrets, or a policy that denies them)
+    ring = TokenRing(secrets.client, slot_ids)
+    for slot_id in slot_ids:
+        secrets.fail(BATCH, code, secret_id=slot_id)
 
     # When the ring is read
     with pytest.raises(ConfigurationError) as caught:
         ring.newest()
 
-    # Then the missing secret is named (500)
-    assert "ringcx-broker/token-slot-deleted does not exist" in caught.value.message
+    # Then the deployment error names what to check (500)
+    assert "TOKEN_SECRET_IDS" in caught.value.message
+    assert "IAM" in caught.value.message
     assert caught.value.status == HTTPStatus.INTERNAL_SERVER_ERROR
 
 
-@pytest.mark.parametrize(
-    "code", ["ThrottlingException", "AccessDeniedException", "EndpointConnectionError"]
-)
-def test_token_ring_newest_read_failure_raises_secret_store_unavailable(
-    ring: TokenRing, secrets: FakeSecretsManager, code: str
+def test_token_ring_newest_partial_transient_error_rereads_that_slot(
+    ring: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
 ) -> None:
-    # Given Secrets Manager failing a read
-    secrets.fail(GET, code)
+    # Given generation 5 in slot 2, which the batch reply lists under Errors as throttled
+    seed(secrets, ring, make_token(4), make_token(5))
+    secrets.fail(BATCH, "ThrottlingException", secret_id=slot_ids[2])
+
+    # When the ring is read
+    newest = ring.newest()
+
+    # Then that one slot is read again on its own, and generation 5 is found
+    assert newest == make_token(5)
+    assert secrets.count(BATCH) == 1
+    assert secrets.calls[1] == (GET, slot_ids[2])
+
+
+def test_token_ring_newest_partial_transient_error_that_persists_raises(
+    ring: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
+) -> None:
+    # Given slot 2 throttled in the batch reply and on its own read
+    seed(secrets, ring, make_token(4), make_token(5))
+    secrets.fail(BATCH, "ThrottlingException", secret_id=slot_ids[2])
+    secrets.fail(GET, "ThrottlingException", secret_id=slot_ids[2])
 
     # When the ring is read
     with pytest.raises(SecretStoreUnavailable) as caught:
         ring.newest()
 
-    # Then the store is reported unavailable (503), naming the failure
+    # Then no partial answer is given: the hidden slot may hold the newest generation
+    assert "ThrottlingException" in caught.value.message
+    assert caught.value.status == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    "code", ["ThrottlingException", "InternalServiceError", "EndpointConnectionError"]
+)
+def test_token_ring_newest_batch_call_failure_raises_secret_store_unavailable(
+    ring: TokenRing, secrets: FakeSecretsManager, code: str
+) -> None:
+    # Given Secrets Manager failing the whole batch call (after the SDK's own retries)
+    secrets.fail(BATCH, code)
+
+    # When the ring is read
+    with pytest.raises(SecretStoreUnavailable) as caught:
+        ring.newest()
+
+    # Then the store is reported unavailable (503), naming the failure, without a fallback
+    # storm of single reads
     assert code in caught.value.message
     assert caught.value.status == HTTPStatus.SERVICE_UNAVAILABLE
+    assert secrets.count(GET) == 0
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "UnknownOperationException"])
+def test_token_ring_newest_batch_unavailable_falls_back_to_single_reads_for_good(
+    ring: TokenRing, secrets: FakeSecretsManager, code: str
+) -> None:
+    # Given a policy without BatchGetSecretValue (or an endpoint without the call)
+    seed(secrets, ring, make_token(4), make_token(5))
+    secrets.fail(BATCH, code)
+
+    # When the ring is read twice
+    first, second = ring.newest(), ring.newest()
+
+    # Then both reads find generation 5 with one GetSecretValue per slot, and the batch
+    # call is not tried again
+    assert first == second == make_token(5)
+    assert secrets.count(BATCH) == 1
+    assert secrets.count(GET) == 2 * RING_SIZE
+
+
+def test_token_ring_newest_single_reads_failure_raises_secret_store_unavailable(
+    single_reads: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
+) -> None:
+    # Given single reads, one of which is throttled
+    secrets.fail(GET, "ThrottlingException", secret_id=slot_ids[1])
+
+    # When the ring is read
+    with pytest.raises(SecretStoreUnavailable) as caught:
+        single_reads.newest()
+
+    # Then the store is reported unavailable, naming the failure
+    assert "ThrottlingException" in caught.value.message
 
 
 # -- newer_than -------------------------------------------------------------------
 
 
-def test_token_ring_newer_than_nothing_newer_uses_exactly_one_read(
-    ring: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
+def test_token_ring_newer_than_nothing_newer_uses_one_round_trip(
+    ring: TokenRing, secrets: FakeSecretsManager
 ) -> None:
-    # Given generation 4 is the newest, and the next slot holds the older generation 2
+    # Given generation 4 is the newest
     seed(secrets, ring, make_token(2), make_token(4))
     known = make_token(4)
 
     # When a warm container asks for anything newer
     latest = ring.newer_than(known)
 
+    # Then it keeps what it knows, after one round trip
+    assert latest is known
+    assert secrets.reads() == 1
+
+
+@pytest.mark.parametrize("newest", [5, 6, 9], ids=["next", "two-ahead", "lapped"])
+def test_token_ring_newer_than_finds_the_newest_in_one_round_trip(
+    ring: TokenRing, secrets: FakeSecretsManager, newest: int
+) -> None:
+    # Given the container knows 4 while newer generations were written since
+    seed(secrets, ring, *(make_token(g) for g in range(4, newest + 1)))
+
+    # When it asks for anything newer
+    latest = ring.newer_than(make_token(4))
+
+    # Then it gets the newest, however far ahead, in one round trip
+    assert latest.generation == newest
+    assert secrets.reads() == 1
+
+
+def test_token_ring_newer_than_finds_a_generation_stored_past_a_skipped_slot(
+    ring: TokenRing, secrets: FakeSecretsManager
+) -> None:
+    # Given generation 5 was skipped (its slot was unwritable) and 6 stored instead
+    seed(secrets, ring, make_token(4), make_token(6))
+
+    # When a container that knows 4 asks
+    latest = ring.newer_than(make_token(4))
+
+    # Then it finds 6
+    assert latest.generation == 6
+
+
+def test_token_ring_single_reads_newer_than_nothing_newer_uses_exactly_one_read(
+    single_reads: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
+) -> None:
+    # Given generation 4 is the newest, and the next slot holds the older generation 2
+    seed(secrets, single_reads, make_token(2), make_token(4))
+    known = make_token(4)
+
+    # When a warm container without batch reads asks for anything newer
+    latest = single_reads.newer_than(known)
+
     # Then it keeps what it knows, after one read of slot (g+1) mod K
     assert latest is known
     assert secrets.calls == [(GET, slot_ids[5 % RING_SIZE])]
 
 
-def test_token_ring_newer_than_walks_forward_and_stops(
-    ring: TokenRing, secrets: FakeSecretsManager
+def test_token_ring_single_reads_newer_than_walks_forward_and_stops(
+    single_reads: TokenRing, secrets: FakeSecretsManager
 ) -> None:
     # Given the container knows 4, and 5 and 6 were written since
-    seed(secrets, ring, make_token(4), make_token(5), make_token(6))
+    seed(secrets, single_reads, make_token(4), make_token(5), make_token(6))
 
     # When it asks for anything newer
-    latest = ring.newer_than(make_token(4))
+    latest = single_reads.newer_than(make_token(4))
 
     # Then it walks 5 -> 6, stops at the slot holding 4, and returns 6
     assert latest.generation == 6
     assert secrets.count(GET) == 3
 
 
-def test_token_ring_newer_than_enough_stops_at_first_satisfying_token(
-    ring: TokenRing, secrets: FakeSecretsManager
+def test_token_ring_single_reads_newer_than_enough_stops_at_first_satisfying_token(
+    single_reads: TokenRing, secrets: FakeSecretsManager
 ) -> None:
     # Given 5 and 6 newer than the known 4
-    seed(secrets, ring, make_token(4), make_token(5), make_token(6))
+    seed(secrets, single_reads, make_token(4), make_token(5), make_token(6))
 
     # When the caller is satisfied by any newer token
-    latest = ring.newer_than(make_token(4), enough=lambda t: t.generation >= 5)
+    latest = single_reads.newer_than(make_token(4), enough=lambda t: t.generation >= 5)
 
     # Then the walk stops after one read
     assert latest.generation == 5
     assert secrets.count(GET) == 1
 
 
-def test_token_ring_newer_than_is_bounded_by_ring_size(
-    ring: TokenRing, secrets: FakeSecretsManager
+def test_token_ring_single_reads_newer_than_is_bounded_by_ring_size(
+    single_reads: TokenRing, secrets: FakeSecretsManager
 ) -> None:
     # Given a container that knows 1 while three newer generations lapped the ring
-    seed(secrets, ring, make_token(1), make_token(2), make_token(3), make_token(4))
+    seed(secrets, single_reads, make_token(1), make_token(2), make_token(3), make_token(4))
 
     # When it asks for anything newer
-    latest = ring.newer_than(make_token(1))
+    latest = single_reads.newer_than(make_token(1))
 
     # Then it finds 4 in at most K reads
     assert latest.generation == 4
     assert secrets.count(GET) == RING_SIZE
 
 
-def test_token_ring_newer_than_token_in_wrong_slot_is_ignored(
-    ring: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
+def test_token_ring_single_reads_newer_than_token_in_wrong_slot_is_ignored(
+    single_reads: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
 ) -> None:
     # Given the known generation 3, and generation 8 (belongs in slot 2) copied into slot 1
-    seed(secrets, ring, make_token(3))
+    seed(secrets, single_reads, make_token(3))
     secrets.external_put(slot_ids[1], make_token(8).to_secret_string())
 
     # When a warm reader walks forward
-    latest = ring.newer_than(make_token(3))
+    latest = single_reads.newer_than(make_token(3))
 
     # Then the misplaced token is ignored, as newest() ignores it
     assert latest.generation == 3
 
 
-def test_token_ring_latest_without_known_reads_whole_ring(
+def test_token_ring_latest_cold_and_warm_each_take_one_round_trip(
     ring: TokenRing, secrets: FakeSecretsManager
 ) -> None:
     # Given generation 2 stored
@@ -268,13 +412,57 @@ def test_token_ring_latest_without_known_reads_whole_ring(
 
     # When a cold container (nothing known) and a warm one ask for the latest
     cold = ring.latest(None)
-    cold_reads = secrets.count(GET)
+    cold_reads = secrets.reads()
     warm = ring.latest(make_token(2))
 
-    # Then the cold one reads every slot, the warm one only the next slot
+    # Then each takes one round trip
     assert cold == warm == make_token(2)
-    assert cold_reads == RING_SIZE
-    assert secrets.count(GET) == RING_SIZE + 1
+    assert cold_reads == 1
+    assert secrets.reads() == 2
+
+
+# -- store: skipping an unwritable slot ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code", ["LimitExceededException", "AccessDeniedException", "ResourceNotFoundException"]
+)
+def test_token_ring_store_unwritable_slot_stores_next_generation_in_next_slot(
+    ring: TokenRing,
+    secrets: FakeSecretsManager,
+    slot_ids: tuple[str, ...],
+    caplog: pytest.LogCaptureFixture,
+    code: str,
+) -> None:
+    # Given generation 4's slot refuses every write (versions quota full, denied, deleted)
+    seed(secrets, ring, make_token(3))
+    secrets.fail(PUT, code, times=99, secret_id=slot_ids[4 % RING_SIZE])
+
+    # When generation 4 is stored
+    with caplog.at_level(logging.ERROR):
+        stored = ring.store(make_token(4))
+
+    # Then it lands as generation 5 in the next slot, the newest readers see, with a loud log
+    assert stored.generation == 5
+    assert stored.refresh_token == "rt-g4"
+    assert ring.newest() == stored
+    assert any("cannot be written" in r.getMessage() for r in caplog.records)
+
+
+def test_token_ring_store_no_writable_slot_raises_secret_store_unavailable(
+    ring: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
+) -> None:
+    # Given every slot over its versions quota
+    for slot_id in slot_ids:
+        secrets.fail(PUT, "LimitExceededException", times=99, secret_id=slot_id)
+
+    # When a generation is stored
+    with pytest.raises(SecretStoreUnavailable) as caught:
+        ring.store(make_token(4))
+
+    # Then the failure is a store outage (the caller keeps the token), after trying each slot once
+    assert "no token ring secret can be written" in caught.value.message
+    assert secrets.count(PUT) == RING_SIZE
 
 
 # -- write ------------------------------------------------------------------------

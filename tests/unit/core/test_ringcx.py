@@ -9,6 +9,7 @@ import urllib3
 from urllib3.exceptions import ReadTimeoutError
 
 from ringcx_broker.errors import (
+    NoRingCXAccess,
     RateLimited,
     RefreshTokenRejected,
     TokenRejected,
@@ -96,6 +97,27 @@ def test_ringcx_exchange_400_or_401_raises_token_rejected(status: HTTPStatus) ->
     assert caught.value.message == (
         f"RingCX rejected the RingCentral access token (HTTP {int(status)} invalid.token)"
     )
+    assert RC_TOKEN not in caught.value.message
+
+
+@pytest.mark.parametrize("status", [HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND])
+def test_ringcx_exchange_403_or_404_raises_no_ringcx_access(status: HTTPStatus) -> None:
+    # Given RingCX answering the exchange with its Errors schema: the user has no RingCX access
+    pool = FakePool(
+        http_response(
+            status,
+            {"errorCode": "access.denied.exception", "generalMessage": "Access is denied"},
+        )
+    )
+
+    # When exchanging
+    with pytest.raises(NoRingCXAccess) as caught:
+        _client(pool).exchange(RC_TOKEN)
+
+    # Then the caller is told it is about RingCX access, not a bad RC token (403)
+    assert caught.value.status == HTTPStatus.FORBIDDEN
+    assert "the RingCentral user has no RingCX access" in caught.value.message
+    assert f"HTTP {int(status)} access.denied.exception" in caught.value.message
     assert RC_TOKEN not in caught.value.message
 
 

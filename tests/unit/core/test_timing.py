@@ -1,4 +1,4 @@
-"""timing.py: the refresh arithmetic of design section 4.3."""
+"""timing.py: the cadence arithmetic (docs/design.md, "Cadence")."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import math
 import pytest
 
 from ringcx_broker.timing import TimingPolicy, ring_size_for, tick_fraction
+
+LEEWAY = "ProxyLeewayFraction"
 
 
 def test_timing_policy_defaults_with_five_minute_tokens_has_no_problems() -> None:
@@ -41,16 +43,16 @@ def test_timing_policy_scaled_lifetime_and_tick_has_no_problems(
 @pytest.mark.parametrize(
     ("policy", "lifetime", "expected"),
     [
-        (TimingPolicy(refresh_fraction=0.6, tick_seconds=30.0), 300.0, ["(0, 0.5]"]),
-        (TimingPolicy(refresh_fraction=0.0), 300.0, ["(0, 0.5]", "below 2T/L", "leeway"]),
-        (TimingPolicy(refresh_fraction=-0.1), 300.0, ["(0, 0.5]", "below 2T/L", "leeway"]),
+        (TimingPolicy(refresh_fraction=0.6, tick_seconds=30.0), 300.0, ["at most 0.5"]),
+        (TimingPolicy(refresh_fraction=0.0), 300.0, ["at most 0.5", "below 2T/L", LEEWAY]),
+        (TimingPolicy(refresh_fraction=-0.1), 300.0, ["at most 0.5", "below 2T/L", LEEWAY]),
         (TimingPolicy(tick_seconds=120.0), 300.0, ["below 2T/L = 0.80", "f - T/L = 0.00"]),
         (TimingPolicy(refresh_fraction=0.3), 300.0, ["below 2T/L = 0.40", "f - T/L = 0.10"]),
-        (TimingPolicy(leeway_fraction=0.2), 300.0, ["leeway 0.2 must be below f - T/L = 0.20"]),
-        (TimingPolicy(leeway_fraction=0.25), 300.0, ["leeway 0.25"]),
-        (TimingPolicy(leeway_fraction=-0.01), 300.0, ["leeway -0.01"]),
-        (TimingPolicy(), 150.0, ["below 2T/L = 0.80", "leeway"]),
-        (TimingPolicy(), 0.0, ["below 2T/L = 2.00", "leeway"]),
+        (TimingPolicy(leeway_fraction=0.2), 300.0, [f"{LEEWAY} 0.2 must be below f - T/L = 0.20"]),
+        (TimingPolicy(leeway_fraction=0.25), 300.0, ["ProxyLeewayFraction 0.25"]),
+        (TimingPolicy(leeway_fraction=-0.01), 300.0, ["ProxyLeewayFraction -0.01"]),
+        (TimingPolicy(), 150.0, ["below 2T/L = 0.80", "ProxyLeewayFraction"]),
+        (TimingPolicy(), 0.0, ["below 2T/L = 2.00", "ProxyLeewayFraction"]),
     ],
     ids=[
         "f-above-half",
@@ -68,7 +70,7 @@ def test_timing_policy_scaled_lifetime_and_tick_has_no_problems(
 def test_timing_policy_broken_arithmetic_reports_each_problem(
     policy: TimingPolicy, lifetime: float, expected: list[str]
 ) -> None:
-    # Given a policy that violates one or more rules of design 4.3
+    # Given a policy that violates one or more cadence rules
     # When it is checked
     found = policy.problems(lifetime)
 
@@ -76,6 +78,44 @@ def test_timing_policy_broken_arithmetic_reports_each_problem(
     assert len(found) == len(expected)
     for finding, fragment in zip(found, expected, strict=True):
         assert fragment in finding
+
+
+def test_timing_policy_defaults_with_299_second_tokens_has_no_problems() -> None:
+    # Given the shipped policy and a token whose exp - iat is a second short of 300
+    # When it is checked
+    found = TimingPolicy().problems(299.0, ring_size=6)
+
+    # Then rounding does not make a met rule look broken
+    assert found == []
+
+
+@pytest.mark.parametrize(("ring_size", "problems"), [(6, 0), (5, 0), (4, 1)])
+def test_timing_policy_deployed_tick_checks_the_ring_size(ring_size: int, problems: int) -> None:
+    # Given a deployed schedule (T = 60 s) and rings of several sizes
+    policy = TimingPolicy()
+
+    # When the policy is checked for 5-minute tokens
+    found = policy.problems(300.0, ring_size=ring_size)
+
+    # Then a ring below 900 s / P = 5 is reported, in one plain sentence
+    assert len(found) == problems
+    if problems:
+        assert found[0] == (
+            "a ring of 4 secrets is too small for 300-second tokens: 5 are needed to "
+            "write each secret at most once per 15 minutes"
+        )
+
+
+def test_timing_policy_compressed_tick_skips_the_write_quota_rule() -> None:
+    # Given a compressed clock (15-second tokens, T = 3 s: no EventBridge schedule is
+    # that fast), whose writes are fast by design
+    policy = TimingPolicy(tick_seconds=3.0)
+
+    # When it is checked with the template's ring of 6
+    found = policy.problems(15.0, ring_size=6)
+
+    # Then nothing is reported: the fractions hold, and the real quota is not at stake
+    assert found == []
 
 
 @pytest.mark.parametrize(

@@ -453,12 +453,29 @@ def test_stored_token_summary_shows_timing_and_accounts_never_tokens() -> None:
     assert summary["secondsLeft"] == 200
     assert summary["lifetimeSeconds"] == 300
     assert summary["accountIds"] == ["15300002"]
-    assert summary["agents"] == [AGENT]
+    assert "agents" not in summary  # names and addresses only on request
+    assert token.summary(T0 + 100, agents=True)["agents"] == [AGENT]
     # ... and no token, anywhere in it
     rendered = json.dumps(summary)
     assert token.access_token not in rendered
     assert "rt-summary-secret" not in rendered
     assert not {"accessToken", "refreshToken", "access_token", "refresh_token"} & set(summary)
+
+
+@pytest.mark.parametrize("forced", [True, False])
+def test_stored_token_forced_flag_round_trips_through_the_slot(forced: bool) -> None:
+    # Given a generation that replaced an early-rejected one (or not)
+    token = replace(make_token(3), forced=forced)
+
+    # When it is stored and read back
+    back = StoredToken.from_secret_string(token.to_secret_string())
+
+    # Then the flag survives, and a slot written before the flag existed reads as not forced
+    assert back == token
+    legacy = json.loads(token.to_secret_string())
+    legacy.pop("forced")
+    old = StoredToken.from_secret_string(json.dumps(legacy))
+    assert old is not None and old.forced is False
 
 
 def test_stored_token_summary_after_expiry_clamps_seconds_left_to_zero() -> None:

@@ -37,6 +37,7 @@ from tests.unit.proxy.fakes import THROTTLED, FakeInvoker, FakeLambda, store
 POLICY = TimingPolicy(refresh_fraction=0.4, leeway_fraction=0.1, tick_seconds=60)
 LEEWAY_POINT = LIFETIME * (1 - POLICY.leeway_fraction)  # 270 s after minting
 GETS = "get_secret_value"
+BATCH = "batch_get_secret_value"
 
 
 @pytest.fixture
@@ -135,9 +136,9 @@ def test_current_cold_container_reads_the_whole_ring_once(
     store(secrets, ring, make_token(4), make_token(5))
     tokens = source(ring, clock, sleep, FakeInvoker())
     assert tokens.current().generation == 5
-    assert secrets.count(GETS) == ring.size
+    assert secrets.calls == [(BATCH, ",".join(ring.slot_ids))]  # one round trip
     tokens.current()
-    assert secrets.count(GETS) == ring.size
+    assert secrets.reads() == 1
 
 
 def test_current_near_expiry_with_newer_generation_reads_one_slot(
@@ -149,9 +150,9 @@ def test_current_near_expiry_with_newer_generation_reads_one_slot(
     store(secrets, ring, make_token(2, now=T0 + 180))
     # When the cached token reaches the leeway
     clock.advance(LEEWAY_POINT + 1)
-    # Then one GetSecretValue of the expected next slot finds generation 2
+    # Then one ring read finds generation 2
     assert tokens.current().generation == 2
-    assert secrets.calls == [(GETS, ring.slot_of(2))]
+    assert secrets.reads() == 1
     assert invoker.calls == []
 
 
@@ -164,10 +165,11 @@ def test_current_near_expiry_without_newer_invokes_refresher_once(
     # When the leeway is reached
     clock.advance(LEEWAY_POINT + 1)
     token = tokens.current()
-    # Then the refresher is asked about generation 1 and its slot is read
+    # Then, after one ring read, the refresher is asked about generation 1 and the
+    # slot of the generation it names is read
     assert invoker.calls == [1]
     assert token.generation == 2
-    assert secrets.calls == [(GETS, ring.slot_of(2)), (GETS, ring.slot_of(2))]
+    assert secrets.calls == [(BATCH, ",".join(ring.slot_ids)), (GETS, ring.slot_of(2))]
     # And the next request is warm again
     secrets.reset_calls()
     tokens.current()
@@ -287,18 +289,35 @@ def test_current_ring_unreadable_keeps_serving_valid_cache(
 ) -> None:
     invoker = FakeInvoker(THROTTLED, THROTTLED, THROTTLED)
     tokens = stale_source(secrets, ring, clock, sleep, invoker)
-    secrets.fail(GETS, "InternalServiceError", times=10)
+    secrets.fail(BATCH, "InternalServiceError", times=10)
     assert tokens.current().generation == 1
 
 
 def test_current_ring_unreadable_and_nothing_cached_is_503(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
-    secrets.fail(GETS, "ThrottlingException", times=1)
+    secrets.fail(BATCH, "ThrottlingException", times=1)
     tokens = source(ring, clock, sleep, FakeInvoker())
     with pytest.raises(SecretStoreUnavailable) as caught:
         tokens.current()
     assert caught.value.status == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def test_current_ring_back_after_an_outage_is_read_again_within_a_second(
+    secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
+) -> None:
+    # Given a cold container whose first ring read failed (Secrets Manager throttling)
+    store(secrets, ring, make_token(1))
+    secrets.fail(BATCH, "ThrottlingException", times=1)
+    tokens = source(ring, clock, sleep, FakeInvoker())
+    with pytest.raises(SecretStoreUnavailable):
+        tokens.current()
+
+    # When the store is back and a request comes a second later
+    clock.advance(1.0)
+
+    # Then the container reads the ring again and serves
+    assert tokens.current().generation == 1
 
 
 # -- after a 401 -------------------------------------------------------------------
@@ -324,7 +343,7 @@ def test_after_unauthorized_other_401_is_passed_through_without_refresh(
     tokens = loaded(secrets, ring, clock, sleep, invoker)
     assert tokens.after_unauthorized(tokens.current(), expired=False) is None
     assert invoker.calls == []
-    assert secrets.count(GETS) == 1  # the ring was re-read once
+    assert secrets.reads() == 1  # the ring was re-read once
 
 
 def test_after_unauthorized_expired_asks_refresher_once_and_returns_new_token(
@@ -337,23 +356,59 @@ def test_after_unauthorized_expired_asks_refresher_once_and_returns_new_token(
     assert invoker.calls == [1]
 
 
-def test_after_unauthorized_repeated_expired_401s_ask_refresher_once_per_cooldown(
+def test_after_unauthorized_repeated_expired_401s_ask_refresher_once_per_generation(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
-    # Given a refresher that (rightly) refuses to rotate a token it just minted
+    # Given a refresher that declines to rotate generation 1 (it already replaced a rejected one)
     invoker = FakeInvoker(RefreshOutcome(ok=True, generation=1))
     tokens = loaded(secrets, ring, clock, sleep, invoker)
     used = tokens.current()
-    # When RingCX keeps saying "Jwt is expired"
+
+    # When RingCX keeps saying "Jwt is expired" to generation 1
     results = [tokens.after_unauthorized(used, expired=True) for _ in range(20)]
-    # Then the 401s pass through and the refresher was asked once, not 20 times
+
+    # Then the 401s pass through and the refresher was asked once, not 20 times,
+    # even long after (the bound is per generation, not per cooldown)
     assert results == [None] * 20
-    assert invoker.calls == [1]
-    # And only after the cooldown may it ask again
     clock.advance(LIFETIME / 2)
-    invoker.queue(RefreshOutcome(ok=True, generation=1))
-    tokens.after_unauthorized(used, expired=True)
-    assert invoker.calls == [1, 1]
+    assert tokens.after_unauthorized(used, expired=True) is None
+    assert invoker.calls == [1]
+
+
+def test_after_unauthorized_new_generation_rejected_too_is_reported_once_more(
+    secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
+) -> None:
+    # Given generation 1 rejected early and rotated to 2, which RingCX rejects too
+    invoker = FakeInvoker(rotating(secrets, ring, clock), RefreshOutcome(ok=True, generation=2))
+    tokens = loaded(secrets, ring, clock, sleep, invoker)
+    second = tokens.after_unauthorized(tokens.current(), expired=True)
+    assert second is not None and second.generation == 2
+
+    # When generation 2 meets "expired" 401s as well
+    results = [tokens.after_unauthorized(second, expired=True) for _ in range(5)]
+
+    # Then generation 2 is reported once (the refresher decides), and nothing loops
+    assert results == [None] * 5
+    assert invoker.calls == [1, 2]
+
+
+def test_after_unauthorized_expired_verdict_wins_over_the_tokens_exp(
+    secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
+) -> None:
+    # Given a token minted a second ago (its exp is almost 5 minutes away)
+    invoker = FakeInvoker(rotating(secrets, ring, clock))
+    tokens = loaded(secrets, ring, clock, sleep, invoker)
+    clock.advance(1)
+    used = tokens.current()
+    assert used.seconds_left(clock()) > 0.9 * LIFETIME
+
+    # When RingCX says it expired
+    retry = tokens.after_unauthorized(used, expired=True)
+
+    # Then the refresher is asked at once and the caller's retry uses the new generation
+    assert retry is not None and retry.generation == 2
+    assert invoker.calls == [1]
+    assert tokens.current().generation == 2
 
 
 def test_after_unauthorized_other_request_already_moved_on_returns_cached(
@@ -373,29 +428,69 @@ def test_after_unauthorized_other_request_already_moved_on_returns_cached(
 # -- /health -----------------------------------------------------------------------
 
 
-def test_status_fresh_cache_reads_nothing(
+def test_status_fresh_cache_reads_the_ring_once_and_reports_it_current(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
+    # Given a container that cached the ring's newest generation
     tokens = loaded(secrets, ring, clock, sleep, FakeInvoker())
+
+    # When /health asks
     status = tokens.status()
-    assert status is not None and status.generation == 1
-    assert secrets.calls == []
+
+    # Then one ring read confirms generation 1, and the cache is not behind
+    assert status.newest is not None and status.newest.generation == 1
+    assert status.describe(clock())["containerCache"] == {"generation": 1, "behind": False}
+    assert secrets.reads() == 1
 
 
-def test_status_expired_everywhere_is_none_and_never_asks_refresher(
+def test_status_newer_generation_in_ring_is_reported_and_cache_is_behind(
+    secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
+) -> None:
+    # Given a fresh cached generation 1 while an exchange wrote generation 2
+    tokens = loaded(secrets, ring, clock, sleep, FakeInvoker())
+    store(secrets, ring, make_token(2, now=T0 + 10))
+    clock.advance(20)
+
+    # When /health asks
+    body = tokens.status().describe(clock())
+
+    # Then it reports the ring's generation 2 and says this container serves 1,
+    # in at most 2 Secrets Manager calls, without changing what the container serves
+    assert body["generation"] == 2
+    assert body["containerCache"] == {"generation": 1, "behind": True}
+    assert secrets.reads() <= 2
+    assert tokens.current().generation == 1
+
+
+def test_status_expired_everywhere_is_unusable_and_never_asks_refresher(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
     invoker = FakeInvoker()
     tokens = loaded(secrets, ring, clock, sleep, invoker)
     clock.advance(LIFETIME + 1)
-    assert tokens.status() is None
+    assert tokens.status().usable(clock()) is None
     assert invoker.calls == []
 
 
-def test_status_empty_ring_is_none(
+def test_status_empty_ring_is_unusable(
     ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
-    assert source(ring, clock, sleep, FakeInvoker()).status() is None
+    assert source(ring, clock, sleep, FakeInvoker()).status().usable(clock()) is None
+
+
+def test_status_ring_unreadable_reports_the_cache_and_says_so(
+    secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
+) -> None:
+    # Given a cached generation 1 and a Secrets Manager outage
+    tokens = loaded(secrets, ring, clock, sleep, FakeInvoker())
+    secrets.fail(BATCH, "InternalServiceError")
+
+    # When /health asks
+    body = tokens.status().describe(clock())
+
+    # Then the cached token is reported, flagged as not confirmed by the ring
+    assert body["generation"] == 1
+    assert body["ringReadable"] is False
 
 
 def test_status_stale_cache_picks_up_newer_generation(
@@ -405,7 +500,8 @@ def test_status_stale_cache_picks_up_newer_generation(
     store(secrets, ring, make_token(2, now=T0 + 200))
     clock.advance(LEEWAY_POINT + 1)
     status = tokens.status()
-    assert status is not None and status.generation == 2
+    assert status.newest is not None and status.newest.generation == 2
+    assert tokens.cached is not None and tokens.cached.generation == 2
 
 
 # -- the Lambda invoker -------------------------------------------------------------

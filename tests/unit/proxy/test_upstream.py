@@ -251,6 +251,8 @@ def test_is_textual_media_type_is_classified(content_type: str, textual: bool) -
     [
         (401, b"Jwt is expired", True),
         (401, b"JWT IS EXPIRED\n", True),
+        (401, b"JWT is expired.", True),  # the other endpoints' wording
+        (401, b'{"generalMessage":"Token expired","details":null}', True),
         (401, b'{"errorCode":"invalid.token.exception"}', False),
         (403, b"Jwt is expired", False),
         (401, b"Jwt is expired" + b" " * 2048, False),

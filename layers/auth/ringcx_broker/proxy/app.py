@@ -38,7 +38,7 @@ from ringcx_broker.proxy.forward import (
     build_request,
     to_proxy_reply,
 )
-from ringcx_broker.proxy.token_source import LambdaRefresher, RingReader, TokenSource, describe
+from ringcx_broker.proxy.token_source import LambdaRefresher, RingReader, TokenSource
 from ringcx_broker.timing import Clock, system_clock
 
 if TYPE_CHECKING:
@@ -96,7 +96,8 @@ class ProxyApp:
             return error_response(internal_error())
 
     def forward(self, request: UpstreamRequest) -> UpstreamReply:
-        """Send with the cached token; after a 401, at most one retry (design section 3)."""
+        """Send with the cached token; after a 401, at most one retry (see
+        ``TokenSource.after_unauthorized``)."""
         token = self._tokens.current()
         reply = self._upstream.send(request, token.authorization)
         if reply.status == HTTPStatus.UNAUTHORIZED:
@@ -114,10 +115,13 @@ class ProxyApp:
         return Response(status_code=reply.status, body=reply.body, headers=reply.headers)
 
     def _health(self) -> Response[Any]:
-        token = self._tokens.status()
-        if token is None:
-            raise NoUsableToken("no usable RingCX token: the ring holds no unexpired token")
-        return _json(HTTPStatus.OK, describe(token, self._clock()))
+        status, now = self._tokens.status(), self._clock()
+        if status.usable(now) is None:
+            detail = "" if status.ring_readable else " (the token ring could not be read)"
+            raise NoUsableToken(
+                f"no usable RingCX token: the ring holds no unexpired token{detail}"
+            )
+        return _json(HTTPStatus.OK, status.describe(now))
 
     def _token(self) -> Response[Any]:
         if not self._settings.token_endpoint_enabled:

@@ -78,7 +78,7 @@ _TEXT_TYPES = frozenset(
 )
 _HEADER_VALUE_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _METHOD = re.compile(r"[A-Z]{1,16}")
-_EXPIRED_MARKER = b"jwt is expired"
+_EXPIRED_MARKER = b"expired"  # "Jwt is expired", "JWT is expired.": the SDKs match this
 
 
 class QueryTooLong(BrokerError):
@@ -111,7 +111,8 @@ class UpstreamReply:
 
     @property
     def says_token_expired(self) -> bool:
-        """RingCX's expired-token 401 (plain text ``Jwt is expired``)."""
+        """RingCX's expired-token 401: plain text ``Jwt is expired`` or ``JWT is
+        expired.``, matched like the official SDKs match it (case-insensitive)."""
         return (
             self.status == HTTPStatus.UNAUTHORIZED
             and len(self.body) < 1024

@@ -45,7 +45,6 @@ THROTTLE_CODES = frozenset(
 DEFAULT_WAITS = (0.25, 0.5)  # seconds between re-reads after a throttle or failed invoke
 RETRY_QUIET_FRACTION = 0.02  # of the lifetime: pause after a renewal that found nothing fresh
 MIN_RETRY_QUIET = 0.5
-FORCED_REFRESH_COOLDOWN_FRACTION = 0.5  # of the lifetime: at most one 401-driven refresh
 _DEFAULT_PROBLEM = "no usable RingCX token: the broker could not obtain a fresh one"
 
 
@@ -163,7 +162,7 @@ class TokenSource:
         self._waits = tuple(waits)
         self._token: StoredToken | None = None
         self._quiet_until = 0.0
-        self._forced_quiet_until = 0.0
+        self._reported = 0  # highest generation this container reported as rejected
         self._problem = _DEFAULT_PROBLEM
         self._lock = threading.Lock()
 
@@ -183,29 +182,35 @@ class TokenSource:
         with self._lock:
             return self._renew()
 
-    def status(self) -> StoredToken | None:
-        """For ``/health``: the newest unexpired token known, without asking the refresher."""
-        token, now = self._token, self._clock()
-        if token is not None and token.has_more_than(self._leeway, now):
-            return token
+    def status(self) -> RingStatus:
+        """For ``/health``: the ring's newest generation and this container's.
+
+        One ring read (the whole ring in one round trip), never a refresher
+        invoke. A cache that is empty or stale adopts what was read; a fresh
+        one is left alone, so ``behind`` tells what this container serves.
+        """
         with self._lock:
-            now = self._clock()
-            best = self._token
+            now, cached = self._clock(), self._token
             try:
-                best = _newer(best, self._read_latest(best, now))
+                newest = self._read_latest(cached, now)
+                readable = True
             except SecretStoreUnavailable:
                 logger.warning("Token ring unreadable during a health check")
-            if best is None or best.is_expired(now):
-                return None
-            self._token = best
-            return best
+                newest, readable = cached, False
+            best = _newer(cached, newest)
+            stale = cached is None or not cached.has_more_than(self._leeway, now)
+            if stale and best is not None and not best.is_expired(now):
+                self._token = best
+            return RingStatus(newest=best, cached=cached, ring_readable=readable)
 
     def after_unauthorized(self, used: StoredToken, expired: bool) -> StoredToken | None:
         """RingCX said 401 to ``used``: the token to retry with once, or None to pass it on.
 
         A newer generation in the ring is always worth one retry. Otherwise
-        only RingCX's own "Jwt is expired" asks the refresher, and at most
-        once per half lifetime per container, so a misbehaving upstream can
+        only RingCX's "expired" verdict asks the refresher to rotate, even if
+        ``used`` has life left by its ``exp``: RingCX's verdict wins. Each
+        container reports a generation once, and the refresher rotates a
+        generation at most once fleet-wide, so a misbehaving upstream can
         never turn every 401 into a rotation.
         """
         with self._lock:
@@ -220,12 +225,12 @@ class TokenSource:
             if newer.generation > used.generation:
                 self._token = newer
                 return newer
-            if not expired or self._refresher is None or now < self._forced_quiet_until:
+            if not expired or self._refresher is None or used.generation <= self._reported:
                 return None
-            self._forced_quiet_until = now + FORCED_REFRESH_COOLDOWN_FRACTION * used.lifetime
+            self._reported = used.generation
             logger.info(
                 "RingCX says the token expired; asking the refresher",
-                extra={"generation": used.generation},
+                extra={"generation": used.generation, "secondsLeft": int(used.seconds_left(now))},
             )
             fresh = self._refresh(used, now)
             if fresh is None or fresh.generation <= used.generation or fresh.is_expired(now):
@@ -329,7 +334,30 @@ def _newer(a: StoredToken | None, b: StoredToken | None) -> StoredToken | None:
     return b if b.generation > a.generation else a
 
 
-def describe(token: StoredToken, now: float) -> dict[str, Any]:
-    """``/health``'s body: timing and account ids, never a token."""
-    summary = token.summary(now)
-    return {"ok": True, **summary}
+@dataclass(frozen=True, slots=True)
+class RingStatus:
+    """What ``/health`` reports: the newest generation known, and this container's."""
+
+    newest: StoredToken | None
+    cached: StoredToken | None
+    ring_readable: bool = True
+
+    def usable(self, now: float) -> StoredToken | None:
+        if self.newest is None or self.newest.is_expired(now):
+            return None
+        return self.newest
+
+    def describe(self, now: float) -> dict[str, Any]:
+        """``/health``'s body: ids and timings, never a token, name or address."""
+        newest = self.usable(now)
+        assert newest is not None
+        cached = self.cached.generation if self.cached is not None else None
+        return {
+            "ok": True,
+            **newest.summary(now),
+            "ringReadable": self.ring_readable,
+            "containerCache": {
+                "generation": cached,
+                "behind": cached is None or cached < newest.generation,
+            },
+        }

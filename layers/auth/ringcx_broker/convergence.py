@@ -1,0 +1,115 @@
+"""How the refresher converges from whatever RingCX answers.
+
+RingCX does not document what a spent, revoked or invalid refresh token gets
+back: it may be a 4xx, a 5xx, or a 200 without a token. So every answer maps
+to one of four verdicts, and each verdict to one move::
+
+    refresh answer                      verdict       move
+    ----------------------------------  ------------  -------------------------------------
+    200 with an access token            OK            store generation g+1
+    429, or 503 with Retry-After        RATE_LIMITED  wait out the penalty; never re-login
+    any other 4xx                       DEAD          re-login now (JWT -> RC -> exchange)
+    5xx, timeout, 200 without a token,  TRANSIENT     keep g serving, retry at the next
+    a body that is not JSON                           chance; re-login now if g would run
+                                                      out before that chance
+
+A re-login that fails is reported and retried at a bounded pace
+(``AttemptPacer``) that stays far inside the 5-per-minute auth limits. The
+full picture, with the arithmetic, is in docs/design.md ("Self-healing").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ringcx_broker.errors import (
+    BrokerError,
+    RateLimited,
+    RefreshTokenRejected,
+    UpstreamUnavailable,
+)
+from ringcx_broker.tokens import StoredToken
+
+
+class Verdict(StrEnum):
+    RATE_LIMITED = "rate-limited"
+    DEAD = "dead"
+    TRANSIENT = "transient"
+    OTHER = "other"  # not an answer from RingCX refresh (say, the store failed)
+
+
+class ReloginReason(StrEnum):
+    """Why the chain was restarted; each has its own metric (``Relogin<Reason>``)."""
+
+    BOOTSTRAP = "Bootstrap"  # the ring was empty
+    DEAD_REFRESH_TOKEN = "DeadRefreshToken"  # noqa: S105 (RingCX refused the refresh token)
+    REFRESH_FAILING = "RefreshFailing"  # refresh kept failing and g was about to run out
+    NO_REFRESH_TOKEN = "NoRefreshToken"  # noqa: S105 (the newest generation carries none)
+
+
+def verdict_of(error: BrokerError) -> Verdict:
+    if isinstance(error, RateLimited):
+        return Verdict.RATE_LIMITED
+    if isinstance(error, RefreshTokenRejected):
+        return Verdict.DEAD
+    if isinstance(error, UpstreamUnavailable):
+        return Verdict.TRANSIENT
+    return Verdict.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class ConvergencePolicy:
+    """When a persisting transient failure must give way to a re-login.
+
+    The next chance to refresh is the next tick, ``tick_seconds`` away. If
+    the newest token would then have less than ``margin_fraction`` of its
+    life left (the proxies' leeway), waiting is a bet on RingCX recovering in
+    time; a re-login now is not. With L = 300 s, T = 60 s and a 0.1 margin,
+    a refresh that fails at 120 s left is retried at the next tick, and one
+    that fails at 60 s left re-logs in at once.
+    """
+
+    tick_seconds: float
+    margin_fraction: float
+
+    def must_relogin(self, token: StoredToken, now: float) -> bool:
+        left_at_next_chance = token.seconds_left(now) - self.tick_seconds
+        return left_at_next_chance < self.margin_fraction * token.lifetime
+
+    @property
+    def retry_spacing(self) -> float:
+        """The least time between two failing attempts of one kind: a quarter
+        tick (15 s at T = 60 s) keeps any endpoint at 4 calls a minute or less."""
+        return self.tick_seconds / 4
+
+
+@dataclass(slots=True)
+class AttemptPacer:
+    """One container's memory of failed attempts, by kind ("refresh",
+    "relogin"): after ``n`` failures in a row the next attempt waits
+    ``spacing * 2**(n-1)``, capped at ``cap``. A success clears it."""
+
+    spacing: float
+    cap: float
+    _failures: dict[str, int] = field(default_factory=dict)
+    _not_before: dict[str, float] = field(default_factory=dict)
+
+    def wait(self, kind: str, now: float) -> float:
+        """Seconds until ``kind`` may be attempted again (0 when it may now)."""
+        return max(0.0, self._not_before.get(kind, 0.0) - now)
+
+    def failed(self, kind: str, now: float) -> float:
+        """Record a failure; returns the wait before the next attempt."""
+        count = self._failures.get(kind, 0) + 1
+        self._failures[kind] = count
+        delay = min(self.cap, self.spacing * 2.0 ** (count - 1))
+        self._not_before[kind] = now + delay
+        return delay
+
+    def succeeded(self, kind: str) -> None:
+        self._failures.pop(kind, None)
+        self._not_before.pop(kind, None)
+
+    def failures(self, kind: str) -> int:
+        return self._failures.get(kind, 0)
