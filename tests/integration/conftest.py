@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from ringcx_broker.credentials import SecretCredentials
 from ringcx_broker.exchange import Exchanger
 from ringcx_broker.login import JwtLogin
-from ringcx_broker.ratelimit import RateGate
+from ringcx_broker.ratelimit import RateGate, SecretTagPenalties
 from ringcx_broker.refresher import Refresher, RetryPolicy
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.ringcentral import RingCentralClient
@@ -32,11 +32,18 @@ class Containers:
     def ring(self, client: Any = None) -> TokenRing:
         return TokenRing(client or self.client, self.settings.token_secret_ids, sleep=_no_sleep)
 
+    def gate(self) -> RateGate:
+        """A container's gate, sharing penalties through the credentials secret's
+        tags as the deployed functions do (``runtime.rate_gate``)."""
+        secret_id = self.settings.credentials_secret_id
+        shared = SecretTagPenalties(self.client, secret_id) if secret_id else None
+        return RateGate(shared=shared)
+
     def ringcx(self, gate: RateGate | None = None) -> RingCXClient:
-        return RingCXClient(self.settings.ringcx_url, gate=gate or RateGate())
+        return RingCXClient(self.settings.ringcx_url, gate=gate or self.gate())
 
     def login(self, gate: RateGate | None = None) -> JwtLogin:
-        gate = gate or RateGate()
+        gate = gate or self.gate()
         return JwtLogin(
             SecretCredentials(self.client, self.settings.credentials_secret_id),
             RingCentralClient(self.settings.ringcentral_url, gate=gate),
@@ -44,11 +51,11 @@ class Containers:
         )
 
     def exchanger(self) -> Exchanger:
-        gate = RateGate()
+        gate = self.gate()
         return Exchanger(self.ring(), self.ringcx(gate), self.login(gate))
 
     def refresher(self, ring: TokenRing | None = None, **kwargs: Any) -> Refresher:
-        gate = RateGate()
+        gate = self.gate()
         kwargs.setdefault("sleep", _no_sleep)
         kwargs.setdefault("retry", RetryPolicy(attempts=3, base=0.01, cap=0.05))
         return Refresher(

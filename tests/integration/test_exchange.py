@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ringcx_broker import exchange
+from ringcx_broker import refresher as refresh_module
 from ringcx_broker.exchange import Exchanger
 from ringcx_broker.ratelimit import RateGate
 from ringcx_broker.tokens import StoredToken
@@ -225,6 +226,46 @@ def test_exchange_rate_limited_surfaces_retry_after_without_retrying(
         assert 1 <= int(reply["headers"]["Retry-After"]) <= 60
     assert simulator.counters()["rc_token"]["rate_limited"] == 1
     assert simulator.counters()["rc_token"]["calls"] == 3
+
+
+@pytest.mark.parametrize("sim_config", [SimConfig(rate_limit=1, retry_after=60)])
+def test_exchange_penalty_stops_the_refresher_from_extending_it(
+    containers: Containers,
+    configured_stack: LocalStack,
+    simulator: Simulator,
+    secrets_client: SecretsManagerClient,
+) -> None:
+    # Given the exchange function, which used RingCentral's login budget and then got a 429
+    exchanger = containers.exchanger()
+    assert exchange.handle({}, exchanger)["ok"] is True
+    assert exchange.handle({}, exchanger)["statusCode"] == HTTPStatus.TOO_MANY_REQUESTS
+    calls = simulator.counters()["rc_token"]["calls"]
+    versions = len(
+        secrets_client.list_secret_version_ids(
+            SecretId=configured_stack.credentials_secret_id, IncludeDeprecated=True
+        )["Versions"]
+    )
+
+    # When the refresher function (another container, its own memory) must log in because
+    # the chain died, and an operator retries the exchange from a fresh container too
+    simulator.revoke_refresh_tokens()
+    forced = refresh_module.handle({"force": True}, containers.refresher())
+    again = exchange.handle({}, containers.exchanger())
+
+    # Then neither sends a login during the penalty (which a request would restart), and
+    # sharing it cost the credentials secret no new version
+    assert forced["ok"] is False
+    assert forced["statusCode"] == HTTPStatus.TOO_MANY_REQUESTS
+    assert again["statusCode"] == HTTPStatus.TOO_MANY_REQUESTS
+    assert simulator.counters()["rc_token"]["calls"] == calls
+    assert (
+        len(
+            secrets_client.list_secret_version_ids(
+                SecretId=configured_stack.credentials_secret_id, IncludeDeprecated=True
+            )["Versions"]
+        )
+        == versions
+    )
 
 
 def test_exchange_ringcx_rate_limit_answers_429(

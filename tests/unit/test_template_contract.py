@@ -145,11 +145,16 @@ def test_template_writers_may_only_use_the_ring_the_credentials_and_their_tags(
     assert len(resource(template, function)["Properties"]["Policies"]) == 1
 
 
-def test_template_alarms_watch_failures_and_expiry(template: dict[str, Any]) -> None:
+def test_template_alarms_watch_failures_expiry_and_failed_relogins(
+    template: dict[str, Any],
+) -> None:
     errors = resource(template, "RefreshErrorsAlarm")["Properties"]
     expiry = resource(template, "TokenNearExpiryAlarm")["Properties"]
+    relogin = resource(template, "ReloginFailuresAlarm")["Properties"]
     assert errors["MetricName"] == "Errors" and errors["Namespace"] == "AWS/Lambda"
     assert expiry["MetricName"] == "TokenSecondsLeft"
     assert expiry["TreatMissingData"] == "breaching"
-    for alarm in (errors, expiry):
+    assert (relogin["Namespace"], relogin["MetricName"]) == ("RingcxBroker", "ReloginFailures")
+    assert relogin["Threshold"] == 1 and relogin["EvaluationPeriods"] == 1
+    for alarm in (errors, expiry, relogin):
         assert alarm["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
