@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Protocol
 
 import pytest
 import urllib3
@@ -39,3 +41,21 @@ def http() -> Iterator[urllib3.PoolManager]:
 @pytest.fixture
 def client(sim: Simulator, http: urllib3.PoolManager) -> SimClient:
     return SimClient(http=http, base_url=sim.base_url, config=sim.state.config)
+
+
+class Configure(Protocol):
+    def __call__(self, **changes: object) -> None: ...
+
+
+@pytest.fixture(params=["python", "http"])
+def configure(request: pytest.FixtureRequest, sim: Simulator, client: SimClient) -> Configure:
+    """Change the running simulator's config in-process or through POST /_sim/config."""
+
+    def apply(**changes: object) -> None:
+        if request.param == "python":
+            sim.configure(**changes)
+            return
+        response = client.control("POST", "/_sim/config", changes)
+        assert response.status == HTTPStatus.OK, response.data
+
+    return apply

@@ -13,10 +13,12 @@ import pytest
 
 from ringcx_dev.simulator import SimConfig, Simulator
 from ringcx_dev.simulator.tokens import mint_access_token
+from ringcx_dev.simulator.voice import redact_authorization
 
-from .simclient import FakeClock, SimClient
+from .simclient import FakeClock, SimClient, jwt_claims
 
 ACCOUNTS = "/voice/api/v1/admin/accounts"
+ERRORS_KEYS = {"generalMessage", "details", "developerMessage", "cause", "requestUri", "timestamp"}
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def _foreign_token(clock: FakeClock) -> str:
     "authorization",
     [None, "Bearer", "Bearer not-a-jwt", "Bearer a.b.c", "Basic c2ltOnNpbQ==", "foreign"],
 )
-def test_api_missing_or_bad_bearer_returns_401_invalid_token_json(
+def test_api_missing_or_bad_bearer_returns_401_errors_schema(
     client: SimClient, sim: Simulator, clock: FakeClock, authorization: str | None
 ) -> None:
     # Given a request without a valid RingCX access token
@@ -47,9 +49,12 @@ def test_api_missing_or_bad_bearer_returns_401_invalid_token_json(
     # When calling the API
     response = client.api("GET", ACCOUNTS, None, headers=headers)
 
-    # Then RingCX refuses it with its JSON error, not the expiry text
+    # Then RingCX refuses it with its Errors JSON (no errorCode), not the expiry text
     assert response.status == HTTPStatus.UNAUTHORIZED
-    assert response.json()["errorCode"] == "invalid.token.exception"
+    body = response.json()
+    assert set(body) == ERRORS_KEYS
+    assert body["requestUri"] == ACCOUNTS
+    assert body["timestamp"] == round(clock.now * 1000)
     assert sim.counters()["api"]["rejected"] == 1
     assert sim.counters()["protocol"]["expired_token_uses"] == 0
 
@@ -126,25 +131,35 @@ def test_api_admin_routes_return_json_lists(
 
 
 @pytest.mark.parametrize(
-    ("path", "expected", "code"),
+    ("method", "path", "expected", "code"),
     [
-        ("/voice/api/v1/forbidden", HTTPStatus.FORBIDDEN, "access.denied.exception"),
-        ("/voice/api/v1/nothing/here", HTTPStatus.NOT_FOUND, "not.found"),
-        (ACCOUNTS + "/999", HTTPStatus.NOT_FOUND, "not.found"),
-        ("/voice/api/v1/binary?size=abc", HTTPStatus.BAD_REQUEST, "invalid.parameter"),
+        ("GET", "/voice/api/v1/forbidden", HTTPStatus.FORBIDDEN, "access.denied.exception"),
+        ("GET", "/voice/api/v1/nothing/here", HTTPStatus.NOT_FOUND, None),
+        ("GET", ACCOUNTS + "/999", HTTPStatus.NOT_FOUND, None),
+        ("GET", "/voice/api/v1/binary?size=abc", HTTPStatus.BAD_REQUEST, None),
+        ("DELETE", ACCOUNTS, HTTPStatus.METHOD_NOT_ALLOWED, None),
     ],
 )
-def test_api_error_routes_return_ringcx_json_errors(
-    client: SimClient, token: str, path: str, expected: HTTPStatus, code: str
+def test_api_error_routes_return_ringcx_errors_schema(
+    client: SimClient,
+    token: str,
+    method: str,
+    path: str,
+    expected: HTTPStatus,
+    code: str | None,
 ) -> None:
     # Given a valid token
     # When calling a route that fails
-    response = client.api("GET", path, token)
+    response = client.api(method, path, token)
 
-    # Then the error is RingCX's JSON shape
+    # Then the error is RingCX's Errors schema; only the permission error has an errorCode
     assert response.status == expected
-    assert response.json()["errorCode"] == code
-    assert "generalMessage" in response.json()
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == ERRORS_KEYS | ({"errorCode"} if code else set())
+    assert body.get("errorCode") == code
+    assert body["requestUri"] == path.split("?")[0]
+    assert body["generalMessage"]
 
 
 def test_echo_reports_raw_path_multi_value_query_headers_and_binary_body(
@@ -171,7 +186,13 @@ def test_echo_reports_raw_path_multi_value_query_headers_and_binary_body(
     assert echo["path"] == "/voice/api/v1/echo/a/b/c d"
     assert echo["query"] == {"x": ["1", "2"], "empty": [""], "y": ["&"]}
     assert echo["headers"]["x-custom"] == "Value"
-    assert echo["headers"]["authorization"] == f"Bearer {token}"
+    claims = jwt_claims(token)
+    assert echo["bearer"] == {
+        "valid": True,
+        "jti": claims["jti"],
+        "iat": claims["iat"],
+        "exp": claims["exp"],
+    }
     assert base64.b64decode(echo["bodyBase64"]) == body
     assert echo["bodyText"] is None
     assert response.headers["Set-Cookie"] == "sim=1"
@@ -285,3 +306,49 @@ def test_api_concurrent_requests_are_all_served(
     assert statuses == [HTTPStatus.OK] * 40
     assert sim.counters()["api"]["calls"] == 40
     assert sim.counters()["api"]["ok"] == 40
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
+def test_echo_never_shows_the_bearer_token_only_its_claims(
+    client: SimClient, token: str, scheme: str
+) -> None:
+    # Given a valid token sent with either spelling of the scheme
+    # When calling the echo route
+    response = client.api(
+        "POST", "/voice/api/v1/echo", None, headers={"Authorization": f"{scheme} {token}"}
+    )
+
+    # Then no part of the token is in the reply, the scheme is kept, and the claims
+    # say which token it was
+    assert token.split(".")[2].encode() not in response.data
+    assert token.encode() not in response.data
+    echo = response.json()
+    assert echo["headers"]["authorization"] == f"{scheme} [redacted]"
+    assert echo["bearer"]["valid"] is True
+    assert echo["bearer"]["jti"] == jwt_claims(token)["jti"]
+
+
+def test_echo_bearer_tells_tokens_of_successive_generations_apart(client: SimClient) -> None:
+    # Given an access token and the one its refresh token rotated into
+    old, refresh = client.login_pair()
+    new = client.refresh(refresh).json()["accessToken"]
+
+    # When echoing with each
+    echoed = [
+        client.api("GET", "/voice/api/v1/echo", t).json()["bearer"]["jti"] for t in (old, new)
+    ]
+
+    # Then each echo names its own token
+    assert echoed == [jwt_claims(old)["jti"], jwt_claims(new)["jti"]]
+    assert echoed[0] != echoed[1]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("Bearer abc.def.ghi", "Bearer [redacted]"), ("opaque-secret", "[redacted]")],
+)
+def test_redact_authorization_keeps_only_the_scheme(value: str, shown: str) -> None:
+    # Given an Authorization value
+    # When redacting it
+    # Then only the scheme survives
+    assert redact_authorization(value) == shown

@@ -9,6 +9,7 @@ import pytest
 
 from ringcx_dev.simulator import SimConfig, Simulator
 
+from .conftest import Configure
 from .simclient import (
     EXCHANGE,
     JWT_GRANT,
@@ -191,10 +192,11 @@ def test_exchange_include_refresh_controls_refresh_token(
         EXCHANGE + query, {"rcAccessToken": rc_token, "rcTokenType": "Bearer"}
     )
 
-    # Then a refresh token is issued only when asked for
+    # Then a refresh token is issued only when asked for; otherwise the field is null
     assert response.status == HTTPStatus.OK
-    assert ("refreshToken" in response.json()) is has_refresh
-    assert len(sim.state.live_refresh_tokens) == int(has_refresh)
+    refresh = response.json()["refreshToken"]
+    assert (refresh is not None) is has_refresh
+    assert sim.state.live_refresh_tokens == ({refresh} if has_refresh else frozenset())
 
 
 def test_exchange_reply_matches_documented_shape(
@@ -350,3 +352,222 @@ def test_revoke_live_refresh_tokens_are_refused(
     assert [client.refresh(t).status for t in (first, second)] == [HTTPStatus.UNAUTHORIZED] * 2
     assert sim.state.live_refresh_tokens == frozenset()
     assert sim.state.spent_refresh_reuse == 0
+
+
+ERRORS_KEYS = {"generalMessage", "details", "developerMessage", "cause", "requestUri", "timestamp"}
+
+
+@pytest.mark.parametrize(
+    ("status", "error_code"),
+    [(HTTPStatus.FORBIDDEN, "access.denied.exception"), (HTTPStatus.NOT_FOUND, None)],
+)
+def test_exchange_denied_status_refuses_valid_rc_token_with_errors_body(
+    client: SimClient,
+    sim: Simulator,
+    configure: Configure,
+    status: HTTPStatus,
+    error_code: str | None,
+) -> None:
+    # Given a RingCentral user without RingCX access, and a live RC token of that user
+    configure(exchange_denied_status=int(status))
+    rc_token = client.rc_token()
+
+    # When exchanging the token
+    response = client.exchange(rc_token)
+
+    # Then RingCX answers 403/404 with its Errors body, issues nothing and counts a rejection
+    assert response.status == status
+    body = response.json()
+    assert set(body) == ERRORS_KEYS | ({"errorCode"} if error_code else set())
+    assert body.get("errorCode") == error_code
+    assert body["requestUri"] == EXCHANGE
+    assert sim.state.live_refresh_tokens == frozenset()
+    assert sim.counters()["protocol"]["exchanges"] == 0
+    assert sim.counters()["rcx_exchange"]["rejected"] == 1
+
+
+def test_exchange_denied_status_still_answers_401_for_invalid_rc_token(
+    client: SimClient, configure: Configure
+) -> None:
+    # Given exchanges are denied
+    configure(exchange_denied_status=403)
+
+    # When exchanging a token RingCentral never issued
+    response = client.exchange("never-issued")
+
+    # Then it is the usual 401: the RC token is checked before the RingCX access
+    assert response.status == HTTPStatus.UNAUTHORIZED
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_exchange_denied_status_switched_off_exchanges_again(
+    client: SimClient, configure: Configure
+) -> None:
+    # Given an exchange that was denied
+    configure(exchange_denied_status=404)
+    rc_token = client.rc_token()
+    assert client.exchange(rc_token).status == HTTPStatus.NOT_FOUND
+
+    # When access is granted again (0 is off) and the same RC token is exchanged
+    configure(exchange_denied_status=0)
+    response = client.exchange(rc_token)
+
+    # Then it works
+    assert response.status == HTTPStatus.OK
+    assert response.json()["accessToken"]
+
+
+def _dead_token(client: SimClient, sim: Simulator, source: str) -> str:
+    """A refresh token that is spent, revoked or was never issued."""
+    if source == "unknown":
+        return "never-issued"
+    _, refresh = client.login_pair()
+    if source == "spent":
+        assert client.refresh(refresh).status == HTTPStatus.OK
+    else:
+        sim.revoke_refresh_tokens()
+    return refresh
+
+
+@pytest.mark.parametrize("source", ["spent", "revoked", "unknown"])
+@pytest.mark.parametrize(
+    ("reply", "status", "content_type"),
+    [
+        ("400", HTTPStatus.BAD_REQUEST, "application/json"),
+        ("401", HTTPStatus.UNAUTHORIZED, "application/json"),
+        ("403", HTTPStatus.FORBIDDEN, "application/json"),
+        ("404", HTTPStatus.NOT_FOUND, "application/json"),
+        ("500", HTTPStatus.INTERNAL_SERVER_ERROR, "application/json"),
+        ("503", HTTPStatus.SERVICE_UNAVAILABLE, "application/json"),
+        ("200-no-token", HTTPStatus.OK, "application/json"),
+        ("200-html", HTTPStatus.OK, "text/html; charset=utf-8"),
+    ],
+)
+def test_refresh_dead_token_gets_configured_reply_and_stays_dead(
+    client: SimClient,
+    sim: Simulator,
+    configure: Configure,
+    source: str,
+    reply: str,
+    status: HTTPStatus,
+    content_type: str,
+) -> None:
+    # Given a dead refresh token and RingCX answering dead tokens with `reply`
+    dead = _dead_token(client, sim, source)
+    configure(dead_refresh_reply=reply)
+
+    # When refreshing with it, then again after switching back to the default answer
+    response = client.refresh(dead)
+    configure(dead_refresh_reply="401")
+    again = client.refresh(dead)
+
+    # Then the answer has the configured status and type, carries no token, counts as a
+    # rejection whatever its status, and the token never comes back to life
+    assert response.status == status
+    assert response.headers["Content-Type"] == content_type
+    assert b'refreshToken":"' not in response.data
+    assert again.status == HTTPStatus.UNAUTHORIZED
+    assert dead not in sim.state.live_refresh_tokens
+    assert sim.counters()["rcx_refresh"]["rejected"] == 2
+    assert sim.state.spent_refresh_reuse == (2 if source == "spent" else 0)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("400", {"error": "invalid_grant"}),
+        ("401", {"error": "invalid_token"}),
+        ("200-no-token", {"accessToken": None, "refreshToken": None}),
+    ],
+)
+def test_refresh_dead_token_body_has_oauth_error_or_null_tokens(
+    client: SimClient, configure: Configure, reply: str, expected: dict[str, object]
+) -> None:
+    # Given dead tokens are answered with `reply`
+    configure(dead_refresh_reply=reply)
+
+    # When refreshing with a token never issued
+    body = client.refresh("never-issued").json()
+
+    # Then the body says so the way that reply does
+    assert expected.items() <= body.items()
+
+
+@pytest.mark.parametrize("reply", ["403", "502"])
+def test_refresh_dead_token_other_status_uses_errors_schema(
+    client: SimClient, configure: Configure, reply: str
+) -> None:
+    # Given dead tokens are answered with a status other than 400/401
+    configure(dead_refresh_reply=reply)
+
+    # When refreshing with a token never issued
+    body = client.refresh("never-issued").json()
+
+    # Then the body is RingCX's Errors JSON
+    assert set(body) == ERRORS_KEYS
+    assert body["requestUri"] == REFRESH
+
+
+def test_refresh_dead_token_html_reply_is_a_page(client: SimClient, configure: Configure) -> None:
+    # Given dead tokens are answered with an HTML page
+    configure(dead_refresh_reply="200-html")
+
+    # When refreshing with a token never issued
+    response = client.refresh("never-issued")
+
+    # Then the body is HTML, not JSON
+    assert response.data.startswith(b"<!DOCTYPE html>")
+
+
+def test_refresh_live_token_unaffected_by_dead_refresh_reply(
+    client: SimClient, configure: Configure
+) -> None:
+    # Given dead tokens are answered with a 200 without a token
+    configure(dead_refresh_reply="200-no-token")
+    _, refresh = client.login_pair()
+
+    # When refreshing with a live token
+    body = client.refresh(refresh).json()
+
+    # Then it rotates as usual
+    assert body["accessToken"]
+    assert body["refreshToken"] not in (None, refresh)
+
+
+@pytest.mark.parametrize("sim_settings", [SimConfig(max_rc_sessions=2)])
+def test_rc_token_session_quota_429_refuses_login_and_keeps_sessions(
+    client: SimClient, sim: Simulator, clock: FakeClock, configure: Configure
+) -> None:
+    # Given RingCentral refuses logins beyond the quota of two live sessions
+    configure(session_quota_429=True)
+    first, second = client.rc_token(), client.rc_token()
+
+    # When logging in a third time
+    response = client.rc_login()
+
+    # Then it is a 429 with a CMN error code and Retry-After, and no session was cancelled
+    assert response.status == HTTPStatus.TOO_MANY_REQUESTS
+    body = response.json()
+    assert body["errorCode"].startswith("CMN-")
+    assert body["errors"][0]["errorCode"] == body["errorCode"]
+    assert response.headers["Retry-After"] == "60"
+    assert [client.exchange(t).status for t in (first, second)] == [HTTPStatus.OK] * 2
+    assert sim.counters()["protocol"]["logins"] == 2
+    assert sim.counters()["rc_token"]["rate_limited"] == 1
+
+
+@pytest.mark.parametrize("sim_settings", [SimConfig(max_rc_sessions=1)])
+def test_rc_token_session_quota_429_frees_up_when_sessions_expire(
+    client: SimClient, clock: FakeClock, configure: Configure, sim_settings: SimConfig
+) -> None:
+    # Given the only allowed session is taken and the quota refuses more
+    configure(session_quota_429=True)
+    client.rc_token()
+    assert client.rc_login().status == HTTPStatus.TOO_MANY_REQUESTS
+
+    # When that session's lifetime has passed
+    clock.advance(sim_settings.rc_token_lifetime)
+    response = client.rc_login()
+
+    # Then a new login works
+    assert response.status == HTTPStatus.OK

@@ -12,7 +12,7 @@ from urllib3.exceptions import ProtocolError
 
 from ringcx_dev.simulator import ENDPOINTS, Fault, Simulator
 
-from .simclient import SimClient
+from .simclient import FakeClock, SimClient
 
 Call = Callable[[SimClient], urllib3.BaseHTTPResponse]
 
@@ -204,8 +204,11 @@ def test_reset_counters_zeroes_everything(client: SimClient, sim: Simulator, via
     else:
         assert client.control("POST", "/_sim/reset-counters").status == HTTPStatus.OK
 
-    # Then every counter is zero
+    # Then every counter is zero and the auth call log is empty, until the next call
     assert all(v == 0 for group in sim.counters().values() for v in group.values())
+    assert sim.auth_calls() == []
+    client.rc_login()
+    assert [c.endpoint for c in sim.auth_calls()] == ["rc_token"]
 
 
 def test_control_health_returns_ok(client: SimClient) -> None:
@@ -293,3 +296,191 @@ def test_control_unknown_route_or_method_is_refused(
     # Then it answers with a JSON error
     assert response.status == expected
     assert response.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [
+        (HTTPStatus.SERVICE_UNAVAILABLE, 30),
+        (HTTPStatus.TOO_MANY_REQUESTS, 5),
+        (HTTPStatus.SERVICE_UNAVAILABLE, 0),
+    ],
+)
+@pytest.mark.parametrize("via", ["python", "http"])
+def test_fault_retry_after_sets_header_on_injected_reply(
+    client: SimClient, sim: Simulator, status: HTTPStatus, retry_after: int, via: str
+) -> None:
+    # Given an overloaded RingCentral: a status fault with Retry-After
+    if via == "python":
+        sim.inject("rc_token", Fault(status=status, retry_after=retry_after))
+    else:
+        body = {"endpoint": "rc_token", "status": int(status), "retry_after": retry_after}
+        assert client.control("POST", "/_sim/faults", body).status == HTTPStatus.OK
+
+    # When logging in
+    response = client.rc_login()
+
+    # Then the injected reply carries that Retry-After
+    assert response.status == status
+    assert response.headers["Retry-After"] == str(retry_after)
+
+
+def test_fault_without_retry_after_sends_none_except_for_429(
+    client: SimClient, sim: Simulator
+) -> None:
+    # Given a plain 503 fault and a 429 fault
+    sim.inject("rc_token", Fault(status=HTTPStatus.SERVICE_UNAVAILABLE))
+    sim.inject("rc_token", Fault(status=HTTPStatus.TOO_MANY_REQUESTS))
+
+    # When logging in twice
+    unavailable, limited = client.rc_login(), client.rc_login()
+
+    # Then only the 429 has the configured Retry-After
+    assert "Retry-After" not in unavailable.headers
+    assert limited.headers["Retry-After"] == "60"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "starts_with"),
+    [
+        ("html", "text/html; charset=utf-8", b"<!DOCTYPE html>"),
+        ("text", "text/plain", b"502 Bad Gateway"),
+        ("json", "application/json", b'{"errorCode":"sim.injected.fault"'),
+    ],
+)
+@pytest.mark.parametrize("via", ["python", "http"])
+def test_fault_body_kind_shapes_injected_reply(
+    client: SimClient, sim: Simulator, body: str, content_type: str, starts_with: bytes, via: str
+) -> None:
+    # Given a 502 fault whose body is an HTML page, plain text or our JSON
+    if via == "python":
+        sim.inject("rcx_refresh", Fault(status=HTTPStatus.BAD_GATEWAY, body=body))
+    else:
+        fault = {"endpoint": "rcx_refresh", "status": 502, "body": body}
+        assert client.control("POST", "/_sim/faults", fault).status == HTTPStatus.OK
+
+    # When refreshing
+    response = client.refresh("any")
+
+    # Then the reply has that body and content type
+    assert response.status == HTTPStatus.BAD_GATEWAY
+    assert response.headers["Content-Type"] == content_type
+    assert response.data.startswith(starts_with)
+
+
+@pytest.mark.parametrize("status", [HTTPStatus.BAD_GATEWAY, HTTPStatus.TOO_MANY_REQUESTS])
+def test_fault_empty_body_has_no_content_and_no_content_type(
+    client: SimClient, sim: Simulator, status: HTTPStatus
+) -> None:
+    # Given a fault with an empty body
+    sim.inject("api", Fault(status=status, body="empty"))
+
+    # When calling the API
+    response = client.api("GET", "/voice/api/v1/echo", None)
+
+    # Then nothing but the status (and the configured Retry-After of a 429) comes back
+    assert response.status == status
+    assert response.data == b""
+    assert response.headers["Content-Length"] == "0"
+    assert "Content-Type" not in response.headers
+    assert ("Retry-After" in response.headers) is (status == HTTPStatus.TOO_MANY_REQUESTS)
+
+
+def test_fault_html_429_is_not_the_json_rate_limit(client: SimClient, sim: Simulator) -> None:
+    # Given a 429 fault whose body is an HTML page
+    sim.inject("rc_token", Fault(status=HTTPStatus.TOO_MANY_REQUESTS, body="html"))
+
+    # When logging in
+    response = client.rc_login()
+
+    # Then it is the page, still with Retry-After
+    assert response.data.startswith(b"<!DOCTYPE html>")
+    assert response.headers["Retry-After"] == "60"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 503, "body": "xml"},
+        {"status": 503, "retry_after": -1},
+        {"status": 503, "retry_after": "soon"},
+        {"status": 503, "retry_after": 1.5},
+        {"status": 503, "body": 1},
+        {"retry_after": 5},
+        {"body": "html"},
+    ],
+)
+def test_fault_invalid_retry_after_or_body_is_refused(fault: dict[str, object]) -> None:
+    # Given a fault with a Retry-After or body that makes no sense
+    # When building it
+    # Then it is refused
+    with pytest.raises(ValueError, match=r"\w"):
+        Fault.from_json(fault)
+
+
+def test_fault_from_json_reads_retry_after_and_body() -> None:
+    # Given a control-API body with both new fields
+    # When building the fault
+    fault = Fault.from_json({"status": 503, "retry_after": 30, "body": "html"})
+
+    # Then both are kept
+    assert fault == Fault(status=503, retry_after=30, body="html")
+
+
+class SleepRecorder:
+    """Stands in for time.sleep: remembers the waits instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.mark.parametrize("via", ["python", "http"])
+def test_latency_waits_before_every_non_control_reply(
+    http: urllib3.PoolManager, clock: FakeClock, via: str
+) -> None:
+    # Given a simulator with 0.1 s of latency on the wire
+    sleep = SleepRecorder()
+    with Simulator(clock=clock, sleep=sleep) as sim:
+        client = SimClient(http=http, base_url=sim.base_url, config=sim.state.config)
+        if via == "python":
+            sim.configure(latency=0.1)
+        else:
+            assert client.control("POST", "/_sim/config", {"latency": 0.1}).status == 200
+
+        # When making an auth call, an API call, a call to nowhere and control calls
+        client.rc_login()
+        client.api("GET", "/voice/api/v1/echo", None)
+        client.api("GET", "/nowhere", None)
+        client.control("GET", "/_sim/counters")
+        client.control("GET", "/_sim/health")
+
+    # Then each non-control request waited once; control requests never did
+    assert sleep.waits == [0.1, 0.1, 0.1]
+
+
+def test_latency_and_fault_delay_add_up(http: urllib3.PoolManager, clock: FakeClock) -> None:
+    # Given latency and a delay fault on the same endpoint
+    sleep = SleepRecorder()
+    with Simulator(clock=clock, sleep=sleep) as sim:
+        sim.configure(latency=0.1)
+        sim.inject("api", Fault(delay=0.5))
+        client = SimClient(http=http, base_url=sim.base_url, config=sim.state.config)
+
+        # When calling that endpoint
+        client.api("GET", "/voice/api/v1/echo", None)
+
+    # Then both waits happened, latency first
+    assert sleep.waits == [0.1, 0.5]
+
+
+def test_latency_is_a_real_wait_by_default(client: SimClient, sim: Simulator) -> None:
+    # Given latency longer than the client's read timeout, with the default real sleep
+    sim.configure(latency=0.5)
+
+    # When calling with a 0.1 s read timeout
+    # Then the client times out
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        client.http.request("GET", client.base_url + "/voice/api/v1/echo", timeout=0.1)

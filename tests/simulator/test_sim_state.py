@@ -6,7 +6,12 @@ import pytest
 
 from ringcx_dev.simulator import Fault, SimConfig, SimState
 from ringcx_dev.simulator.ratelimit import SlidingWindowLimiter
-from ringcx_dev.simulator.state import BearerCheck, RcxTokens, RefreshFailure
+from ringcx_dev.simulator.state import (
+    BearerCheck,
+    RcxTokens,
+    RefreshFailure,
+    SessionQuotaExceeded,
+)
 from ringcx_dev.simulator.tokens import TokenError, mint_access_token, verify_access_token
 
 from .simclient import FakeClock
@@ -24,17 +29,25 @@ def _pair(state: SimState) -> RcxTokens:
     return tokens
 
 
-def test_limiter_limit_reached_rejects_until_penalty_ends() -> None:
+@pytest.mark.parametrize(
+    ("restart", "expected"),
+    [(False, [False, False, True, True]), (True, [False, False, False, True])],
+)
+def test_limiter_limit_reached_rejects_until_penalty_ends(
+    restart: bool, expected: list[bool]
+) -> None:
     # Given a limiter that allowed five calls at t=0
     limiter = SlidingWindowLimiter()
-    allowed = [limiter.allow(0.0, 5, 60.0, 60.0) for _ in range(5)]
+    allowed = [limiter.allow(0.0, 5, 60.0, 60.0, restart=restart).allowed for _ in range(5)]
 
-    # When calls arrive at t=1, t=59.9 and t=61
-    results = [limiter.allow(t, 5, 60.0, 60.0) for t in (1.0, 59.9, 61.0)]
+    # When calls arrive at t=1 (the sixth), t=59.9, t=61 and t=121
+    times = (1.0, 59.9, 61.0, 121.0)
+    results = [limiter.allow(t, 5, 60.0, 60.0, restart=restart).allowed for t in times]
 
-    # Then the sixth starts a penalty that ends 60 s after it
+    # Then the sixth starts a 60 s penalty; with restarts each refused call moves its end
+    # (t=59.9 to 119.9, t=61 to 121), so only t=121 is allowed again
     assert allowed == [True] * 5
-    assert results == [False, False, True]
+    assert results == expected
 
 
 def test_state_rotate_each_refresh_token_works_once(state: SimState) -> None:
@@ -126,6 +139,12 @@ def test_state_admit_consumes_faults_in_order(state: SimState) -> None:
         ({"rate_limit_refresh": False}, "rate_limit_refresh", False),
         ({"signing_key": "k2"}, "signing_key", b"k2"),
         ({"account_id": "444"}, "account_id", "444"),
+        ({"clock_skew": 30}, "clock_skew", 30.0),
+        ({"latency": 0.1}, "latency", 0.1),
+        ({"exchange_denied_status": 404}, "exchange_denied_status", 404),
+        ({"dead_refresh_reply": "200-no-token"}, "dead_refresh_reply", "200-no-token"),
+        ({"dead_refresh_reply": "599"}, "dead_refresh_reply", "599"),
+        ({"penalty_restarts": False}, "penalty_restarts", False),
     ],
 )
 def test_config_with_changes_coerces_to_field_types(
@@ -142,7 +161,25 @@ def test_config_with_changes_coerces_to_field_types(
 
 @pytest.mark.parametrize(
     "changes",
-    [{"retry_after": 0}, {"rate_limit": True}, {"retry_after": 1.5}, {"client_id": 3}, {"x": 1}],
+    [
+        {"retry_after": 0},
+        {"rate_limit": True},
+        {"retry_after": 1.5},
+        {"client_id": 3},
+        {"x": 1},
+        {"clock_skew": -1},
+        {"clock_skew": float("inf")},
+        {"latency": -0.1},
+        {"expired_message": ""},
+        {"exchange_denied_status": 401},
+        {"exchange_denied_status": "403"},
+        {"dead_refresh_reply": "200"},
+        {"dead_refresh_reply": "600"},
+        {"dead_refresh_reply": "teapot"},
+        {"dead_refresh_reply": 401},
+        {"retry_after_header": "no"},
+        {"session_quota_429": 1},
+    ],
 )
 def test_config_with_changes_invalid_values_raise(changes: dict[str, object]) -> None:
     # Given a change that is out of range, of the wrong type or unknown
@@ -170,3 +207,34 @@ def test_tokens_verify_tampered_token_raises(tamper: str) -> None:
     assert (claims.iat, claims.exp) == (1000, 1300)
     with pytest.raises(TokenError):
         verify_access_token(token, key)
+
+
+def test_state_login_with_session_quota_raises_instead_of_evicting(clock: FakeClock) -> None:
+    # Given a quota of one session that refuses more
+    state = SimState(SimConfig(max_rc_sessions=1, session_quota_429=True), clock)
+    first = state.login().access_token
+
+    # When logging in again
+    # Then the login is refused and the first session still works
+    with pytest.raises(SessionQuotaExceeded):
+        state.login()
+    assert state.rc_token_live(first)
+
+
+def test_state_verify_bearer_returns_claims_of_valid_and_expired_tokens(
+    state: SimState, clock: FakeClock
+) -> None:
+    # Given a token, checked fresh and after its exp, and a garbled one
+    access = _pair(state).access_token
+    fresh = state.verify_bearer(access)
+    clock.advance(300)
+    stale = state.verify_bearer(access)
+    garbled = state.verify_bearer("a.b.c")
+
+    # Then well-signed tokens come with their claims, the garbled one without
+    assert fresh.check is BearerCheck.VALID
+    assert stale.check is BearerCheck.EXPIRED
+    assert fresh.claims == stale.claims
+    assert fresh.claims is not None
+    assert fresh.claims.exp == int(clock.now)
+    assert (garbled.check, garbled.claims) == (BearerCheck.INVALID, None)

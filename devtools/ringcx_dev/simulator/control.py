@@ -1,10 +1,27 @@
-"""The /_sim/ control API, so out-of-process users can drive the simulator over HTTP."""
+"""The /_sim/ control API, so out-of-process users can drive the simulator over HTTP.
+
+GET  /_sim/health          {"ok": true}
+GET  /_sim/counters        per-endpoint outcomes and protocol events
+POST /_sim/reset-counters  zero the counters and clear the auth call log
+POST /_sim/faults          queue a Fault: {"endpoint", "status", "delay", "drop",
+                           "count", "retry_after", "body"}
+POST /_sim/revoke          revoke every live refresh token -> {"revoked": n}
+POST /_sim/expire-tokens   make every access token issued so far "expired" -> {"expired": n}
+GET  /_sim/auth-calls      the auth call log, oldest first, and the most calls per endpoint
+                           in any window: {"calls": [{"at", "endpoint", "status"}, ...],
+                           "window": 60.0, "maxInWindow": {"rc_token": n, ...}};
+                           `?window=S` picks another window in seconds
+GET  /_sim/config          the SimConfig as JSON
+POST /_sim/config          change SimConfig fields -> {"ok": true, "config": {...}}
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Final
 
+from .calllog import AUTH_ENDPOINTS, max_calls_in_window
 from .config import Fault
 from .messages import Reply, SimRequest, json_reply, method_not_allowed
 from .state import SimState
@@ -54,6 +71,35 @@ def _revoke(state: SimState, _request: SimRequest) -> Reply:
     return json_reply(200, {"ok": True, "revoked": state.revoke_refresh_tokens()})
 
 
+def _expire_tokens(state: SimState, _request: SimRequest) -> Reply:
+    return json_reply(200, {"ok": True, "expired": state.expire_access_tokens()})
+
+
+def _auth_calls(state: SimState, request: SimRequest) -> Reply:
+    window = _window(request.query_value("window"))
+    calls = state.auth_calls()
+    return json_reply(
+        200,
+        {
+            "calls": [call.to_json() for call in calls],
+            "window": window,
+            "maxInWindow": {e: max_calls_in_window(calls, e, window) for e in AUTH_ENDPOINTS},
+        },
+    )
+
+
+def _window(raw: str | None) -> float:
+    if raw is None:
+        return 60.0
+    try:
+        window = float(raw)
+    except ValueError:
+        raise ValueError(f"window must be a number of seconds, got {raw!r}") from None
+    if not 0 < window < math.inf:
+        raise ValueError("window must be > 0 and finite")
+    return window
+
+
 def _get_config(state: SimState, _request: SimRequest) -> Reply:
     return json_reply(200, state.config.to_json())
 
@@ -69,5 +115,7 @@ _ROUTES: Final[dict[str, dict[str, _Handler]]] = {
     "/_sim/reset-counters": {"POST": _reset_counters},
     "/_sim/faults": {"POST": _faults},
     "/_sim/revoke": {"POST": _revoke},
+    "/_sim/expire-tokens": {"POST": _expire_tokens},
+    "/_sim/auth-calls": {"GET": _auth_calls},
     "/_sim/config": {"GET": _get_config, "POST": _set_config},
 }

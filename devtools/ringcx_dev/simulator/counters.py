@@ -45,9 +45,15 @@ class Counters:
         """Current value of one protocol event."""
         return self._protocol[event]
 
-    def record_status(self, endpoint: str, status: int) -> None:
-        """Classify a processed reply: 2xx ok, 429 rate_limited, other 4xx rejected."""
-        if 200 <= status < 300:
+    def record_status(self, endpoint: str, status: int, outcome: str | None = None) -> None:
+        """Classify a processed reply: 2xx ok, 429 rate_limited, other 4xx rejected.
+
+        An explicit `outcome` wins: a dead refresh token answered with 200 or 5xx is
+        still a rejection.
+        """
+        if outcome is not None:
+            self.bump(endpoint, outcome)
+        elif 200 <= status < 300:
             self.bump(endpoint, "ok")
         elif status == 429:
             self.bump(endpoint, "rate_limited")

@@ -6,12 +6,18 @@ be unit-tested without sockets and the HTTP layer stays a thin adapter.
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import parse_qs, unquote
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain"
+
+Headers = tuple[tuple[str, str], ...]
 
 
 class FormError(ValueError):
@@ -90,23 +96,75 @@ class SimRequest:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A complete response; the HTTP layer adds Content-Length."""
+    """A complete response; the HTTP layer adds Content-Length.
+
+    `content_type` None sends no Content-Type (an empty gateway error). `outcome`
+    overrides how the counters classify the reply when its status would lie, e.g.
+    a dead refresh token answered with HTTP 200.
+    """
 
     status: int
     body: bytes = b""
-    content_type: str = JSON
-    headers: tuple[tuple[str, str], ...] = ()
+    content_type: str | None = JSON
+    headers: Headers = ()
+    outcome: str | None = None
 
 
-def json_reply(status: int, payload: object, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+def json_reply(status: int, payload: object, headers: Headers = ()) -> Reply:
     """Serialise `payload` compactly as the reply body."""
     body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
     return Reply(status=status, body=body, content_type=JSON, headers=headers)
 
 
-def text_reply(status: int, text: str) -> Reply:
+def text_reply(status: int, text: str, headers: Headers = ()) -> Reply:
     """A text/plain reply, as RingCX sends for `Jwt is expired`."""
-    return Reply(status=status, body=text.encode("utf-8"), content_type="text/plain")
+    return Reply(status=status, body=text.encode("utf-8"), content_type=TEXT, headers=headers)
+
+
+def html_reply(
+    status: int,
+    headers: Headers = (),
+    title: str | None = None,
+    text: str = "The server could not handle the request.",
+) -> Reply:
+    """An HTML page, as a load balancer, a maintenance page or a login portal would send."""
+    heading = html.escape(title or status_line(status))
+    page = (
+        f"<!DOCTYPE html><html><head><title>{heading}</title></head>"
+        f"<body><h1>{heading}</h1><p>{html.escape(text)}</p></body></html>"
+    )
+    return Reply(status=status, body=page.encode("utf-8"), content_type=HTML, headers=headers)
+
+
+def status_line(status: int) -> str:
+    """`503 Service Unavailable`; statuses without a standard phrase get `Error`."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return f"{status} {phrase}"
+
+
+def ringcx_error(
+    status: int,
+    message: str,
+    *,
+    request_uri: str,
+    now: float,
+    error_code: str | None = None,
+    headers: Headers = (),
+) -> Reply:
+    """RingCX's `Errors` schema; only some permission errors carry an `errorCode`."""
+    body: dict[str, object] = {} if error_code is None else {"errorCode": error_code}
+    body |= {
+        "generalMessage": message,
+        "details": message,
+        "developerMessage": f"{status_line(status)}: {message}",
+        "cause": None,
+        "requestUri": request_uri,
+        "timestamp": round(now * 1000),
+    }
+    return json_reply(status, body, headers)
 
 
 def oauth_error(status: int, error: str, description: str) -> Reply:
@@ -114,22 +172,38 @@ def oauth_error(status: int, error: str, description: str) -> Reply:
     return json_reply(status, {"error": error, "error_description": description})
 
 
-def rate_limited_reply(retry_after: int) -> Reply:
-    """RingCentral's 429: CMN-301 with Retry-After in whole seconds."""
+def retry_after_headers(retry_after: int | None) -> Headers:
+    """A Retry-After header in whole seconds, or none."""
+    return () if retry_after is None else (("Retry-After", str(retry_after)),)
+
+
+def rate_limited_reply(retry_after: int | None) -> Reply:
+    """RingCentral's 429: CMN-301, with Retry-After in whole seconds unless None."""
     return json_reply(
         429,
         {"errorCode": "CMN-301", "message": "Request rate exceeded"},
-        headers=(("Retry-After", str(retry_after)),),
+        headers=retry_after_headers(retry_after),
     )
 
 
-def fault_reply(status: int, retry_after: int) -> Reply:
-    """The reply for an injected status fault; a 429 looks like a real rate limit."""
+def fault_reply(status: int, retry_after: int | None, body: str = "json") -> Reply:
+    """The reply for an injected status fault; a JSON 429 looks like a real rate limit.
+
+    `body` is "json", "html", "text" or "empty"; `retry_after` None sends no Retry-After.
+    """
+    headers = retry_after_headers(retry_after)
+    if body == "html":
+        return html_reply(status, headers)
+    if body == "text":
+        return text_reply(status, status_line(status), headers)
+    if body == "empty":
+        return Reply(status=status, content_type=None, headers=headers)
     if status == 429:
         return rate_limited_reply(retry_after)
     return json_reply(
         status,
         {"errorCode": "sim.injected.fault", "message": f"Injected fault with status {status}"},
+        headers,
     )
 
 

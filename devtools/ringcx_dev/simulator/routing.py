@@ -38,5 +38,5 @@ def dispatch(state: SimState, endpoint: str, request: SimRequest) -> Reply:
     """Process a call that got past fault injection, and count its outcome."""
     handler = AUTH_HANDLERS.get(endpoint, handle_api)
     reply = handler(state, request)
-    state.record(endpoint, reply.status)
+    state.record(endpoint, reply.status, reply.outcome)
     return reply

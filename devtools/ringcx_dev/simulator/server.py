@@ -1,18 +1,25 @@
-"""The HTTP adapter: routing, fault injection and JSON errors over the shared server.
+"""The HTTP adapter: latency, routing, fault injection, the auth call log, JSON errors.
 
 Standard library only, so the simulator starts in milliseconds in tests and in
 the local runner; the keep-alive, framing and stop mechanics are in
 `ringcx_dev.httpserver`.
+
+`SimConfig.latency` and `Fault.delay` are real sleeps, not the injected clock:
+they model time on the wire, which a virtual clock cannot make a client wait for.
+The sleep function is injectable so tests can see the waits without waiting.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from typing import cast
 
 from ringcx_dev.httpserver import KeepAliveRequestHandler, LoopbackHTTPServer
 
+from .calllog import DROPPED
+from .config import Fault
 from .control import handle_control
 from .messages import Reply, SimRequest, fault_reply, json_reply
 from .routing import CONTROL, classify, dispatch
@@ -21,14 +28,19 @@ from .state import SimState
 IDLE_TIMEOUT = 30.0
 """Seconds an idle keep-alive connection may hold a handler thread."""
 
+Sleep = Callable[[float], None]
+
 
 class SimHTTPServer(LoopbackHTTPServer):
     """Threaded server that knows its state; IPv6 hosts bind an IPv6 socket."""
 
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], state: SimState) -> None:
+    def __init__(
+        self, address: tuple[str, int], state: SimState, sleep: Sleep = time.sleep
+    ) -> None:
         self.state = state
+        self.sleep = sleep
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, SimRequestHandler)
@@ -64,24 +76,44 @@ class SimRequestHandler(KeepAliveRequestHandler):
 
     def _process(self, request: SimRequest) -> Reply | None:
         """Route the request; None means drop the connection without answering."""
-        state = self._sim_server.state
+        state, sleep = self._sim_server.state, self._sim_server.sleep
         endpoint = classify(request.raw_path)
-        if endpoint is None:
-            return json_reply(404, {"error": "not_found", "message": request.raw_path})
         if endpoint == CONTROL:
             return handle_control(state, request)
-        fault = state.admit(endpoint)
-        if fault is None:
-            return dispatch(state, endpoint, request)
-        if fault.delay > 0:
-            time.sleep(fault.delay)
-        if fault.drop:
-            return None
-        if fault.status is not None:
-            return fault_reply(fault.status, state.config.retry_after)
-        return dispatch(state, endpoint, request)
+        latency = state.config.latency
+        if latency > 0:
+            sleep(latency)
+        if endpoint is None:
+            return json_reply(404, {"error": "not_found", "message": request.raw_path})
+        arrived = state.now()
+        reply = _serve(state, endpoint, request, sleep)
+        state.log_call(endpoint, arrived, DROPPED if reply is None else reply.status)
+        return reply
 
     def _send(self, reply: Reply) -> None:
-        self.send_reply(
-            reply.status, [("Content-Type", reply.content_type), *reply.headers], reply.body
-        )
+        content_type = () if reply.content_type is None else (("Content-Type", reply.content_type),)
+        self.send_reply(reply.status, [*content_type, *reply.headers], reply.body)
+
+
+def _serve(state: SimState, endpoint: str, request: SimRequest, sleep: Sleep) -> Reply | None:
+    """Apply the next queued fault of `endpoint`, if any, else process the request."""
+    fault = state.admit(endpoint)
+    if fault is None:
+        return dispatch(state, endpoint, request)
+    if fault.delay > 0:
+        sleep(fault.delay)
+    if fault.drop:
+        return None
+    if fault.status is not None:
+        return fault_reply(fault.status, _fault_retry_after(fault, state), fault.body)
+    return dispatch(state, endpoint, request)
+
+
+def _fault_retry_after(fault: Fault, state: SimState) -> int | None:
+    """An explicit `Fault.retry_after` always; else a 429 gets the configured one."""
+    if fault.retry_after is not None:
+        return fault.retry_after
+    if fault.status == 429:
+        config = state.config
+        return config.advertised_retry_after(config.retry_after)
+    return None

@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+from .calllog import AuthCall
 from .config import Fault, SimConfig
-from .server import SimHTTPServer
+from .server import SimHTTPServer, Sleep
 from .state import SimState
 
 
@@ -16,9 +17,14 @@ class Simulator:
     """A RingCentral + RingCX simulator on loopback; one base URL serves both hosts."""
 
     def __init__(
-        self, config: SimConfig | None = None, clock: Callable[[], float] = time.time
+        self,
+        config: SimConfig | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Sleep = time.sleep,
     ) -> None:
+        """`clock` drives the protocol (expiry, limits); `sleep` makes latency and delays."""
         self.state = SimState(config or SimConfig(), clock)
+        self._sleep = sleep
         self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
@@ -33,7 +39,7 @@ class Simulator:
             if port in (0, self._server.server_port):
                 return self.base_url
             raise RuntimeError(f"simulator already running at {self.base_url}")
-        server = SimHTTPServer((host, port), self.state)
+        server = SimHTTPServer((host, port), self.state, self._sleep)
         bound_host, bound_port = server.server_name, server.server_port
         display_host = f"[{bound_host}]" if ":" in bound_host else bound_host
         self._base_url = f"http://{display_host}:{bound_port}"
@@ -85,6 +91,14 @@ class Simulator:
     def revoke_refresh_tokens(self) -> int:
         """Make every RingCX refresh token invalid; returns how many were live."""
         return self.state.revoke_refresh_tokens()
+
+    def expire_access_tokens(self) -> int:
+        """Make every RingCX access token issued so far answer "expired"; returns how many."""
+        return self.state.expire_access_tokens()
+
+    def auth_calls(self) -> list[AuthCall]:
+        """Every auth call since the last counter reset, with simulator-clock timestamps."""
+        return self.state.auth_calls()
 
     def configure(self, **changes: object) -> SimConfig:
         """Change SimConfig fields at run time, e.g. `configure(token_lifetime=15.0)`."""

@@ -1,60 +1,95 @@
 """The RingCX API under /voice/api: bearer checks plus a few routes for proxy tests.
 
 The echo, binary and large routes do not exist at RingCX; they let proxy tests
-see byte for byte what was forwarded and what came back.
+see byte for byte what was forwarded and what came back. The echo never shows
+the caller's bearer token (a local run prints echo replies): it says
+`Bearer [redacted]` and reports the token's non-secret claims under `bearer`.
+
+Errors follow RingCX's `Errors` schema (see `messages.ringcx_error`); the
+expired-token 401 alone is plain text (`SimConfig.expired_message`).
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from .config import SimConfig
-from .messages import Reply, SimRequest, json_reply, method_not_allowed, text_reply
+from .messages import Reply, SimRequest, json_reply, ringcx_error, text_reply
 from .state import BearerCheck, SimState
+from .tokens import AccessClaims
 
 API_PREFIX: Final = "/voice/api"
 V1: Final = "/voice/api/v1"
 ECHO: Final = V1 + "/echo"
 ACCOUNTS: Final = V1 + "/admin/accounts"
 MAX_GENERATED_BYTES: Final = 64 * 1024 * 1024
+REDACTED: Final = "[redacted]"
+ACCESS_DENIED: Final = "access.denied.exception"
 _PATTERN: Final = bytes(range(256))
 
-_Route = Callable[[SimRequest, SimConfig], Reply]
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """An authorised API request with what the routes need to answer it."""
+
+    request: SimRequest
+    config: SimConfig
+    now: float
+    claims: AccessClaims
+
+    def error(self, status: int, message: str, error_code: str | None = None) -> Reply:
+        """A RingCX `Errors` reply for this request."""
+        return ringcx_error(
+            status, message, request_uri=self.request.raw_path, now=self.now, error_code=error_code
+        )
+
+
+_Route = Callable[[ApiCall], Reply]
 
 
 def handle_api(state: SimState, request: SimRequest) -> Reply:
     """Authorise the bearer token like RingCX, then route."""
-    check = state.check_bearer(_bearer(request.header("authorization")))
-    if check is BearerCheck.EXPIRED:
-        return text_reply(401, "Jwt is expired")
-    if check is BearerCheck.INVALID:
-        return _error(401, "invalid.token.exception", "Invalid or missing access token")
-    return route(request, state.config)
+    verdict = state.verify_bearer(_bearer(request.header("authorization")))
+    config, now = state.config, state.now()
+    if verdict.check is BearerCheck.EXPIRED:
+        return text_reply(401, config.expired_message)
+    if verdict.claims is None:  # BearerCheck.INVALID
+        return ringcx_error(
+            401, "Invalid or missing access token", request_uri=request.raw_path, now=now
+        )
+    return route(ApiCall(request, config, now, verdict.claims))
 
 
-def route(request: SimRequest, config: SimConfig) -> Reply:
+def route(call: ApiCall) -> Reply:
     """Pick the route for an authorised request."""
-    path = request.raw_path
+    path = call.request.raw_path
     if path == ECHO or path.startswith(ECHO + "/"):
-        return echo(request)
+        return echo(call)
     handler = _GET_ROUTES.get(path)
     if handler is None and path.startswith(ACCOUNTS + "/"):
         handler = _account
     if handler is None:
-        return _error(404, "not.found", f"No resource at {path}")
-    if request.method not in ("GET", "HEAD"):
-        return method_not_allowed(request.method)
-    return handler(request, config)
+        return call.error(404, f"No resource at {path}")
+    if call.request.method not in ("GET", "HEAD"):
+        return call.error(405, f"Request method '{call.request.method}' is not supported")
+    return handler(call)
 
 
-def echo(request: SimRequest) -> Reply:
-    """Mirror the request so proxy tests can assert what was forwarded."""
+def echo(call: ApiCall) -> Reply:
+    """Mirror the request so proxy tests can assert what was forwarded.
+
+    The Authorization value is redacted (scheme kept); `bearer` names the token
+    that was used by its claims, which are not secret.
+    """
+    request = call.request
     headers: dict[str, str] = {}
     for name, value in request.headers:
         key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        shown = redact_authorization(value) if key == "authorization" else value
+        headers[key] = f"{headers[key]}, {shown}" if key in headers else shown
     try:
         body_text: str | None = request.body.decode("utf-8")
     except UnicodeDecodeError:
@@ -68,8 +103,20 @@ def echo(request: SimRequest) -> Reply:
         "headers": headers,
         "bodyBase64": base64.b64encode(request.body).decode("ascii"),
         "bodyText": body_text,
+        "bearer": {
+            "valid": True,
+            "jti": call.claims.jti,
+            "iat": call.claims.iat,
+            "exp": call.claims.exp,
+        },
     }
     return json_reply(200, payload, headers=(("Set-Cookie", "sim=1"), ("X-Sim-Echo", "1")))
+
+
+def redact_authorization(value: str) -> str:
+    """`Bearer eyJ...` becomes `Bearer [redacted]`; a value without a scheme is all redacted."""
+    scheme, separator, _ = value.strip().partition(" ")
+    return f"{scheme} {REDACTED}" if separator else REDACTED
 
 
 def binary_pattern(size: int) -> bytes:
@@ -86,18 +133,19 @@ def large_json(size: int) -> bytes:
     return b"0" * size
 
 
-def _accounts(_request: SimRequest, config: SimConfig) -> Reply:
-    return json_reply(200, [_account_json(config)])
+def _accounts(call: ApiCall) -> Reply:
+    return json_reply(200, [_account_json(call.config)])
 
 
-def _account(request: SimRequest, config: SimConfig) -> Reply:
-    account_id = request.raw_path.removeprefix(ACCOUNTS + "/")
-    if account_id != config.account_id:
-        return _error(404, "not.found", f"No account {account_id}")
-    return json_reply(200, _account_json(config))
+def _account(call: ApiCall) -> Reply:
+    account_id = call.request.raw_path.removeprefix(ACCOUNTS + "/")
+    if account_id != call.config.account_id:
+        return call.error(404, f"No account {account_id}")
+    return json_reply(200, _account_json(call.config))
 
 
-def _users(_request: SimRequest, config: SimConfig) -> Reply:
+def _users(call: ApiCall) -> Reply:
+    config = call.config
     user = {
         "userId": 1111,
         "firstName": "John",
@@ -111,22 +159,22 @@ def _users(_request: SimRequest, config: SimConfig) -> Reply:
     return json_reply(200, [user])
 
 
-def _binary(request: SimRequest, _config: SimConfig) -> Reply:
-    size = _size(request, "size", 1024)
+def _binary(call: ApiCall) -> Reply:
+    size = _size(call.request, "size", 1024)
     if size is None:
-        return _error(400, "invalid.parameter", f"size must be 0..{MAX_GENERATED_BYTES}")
+        return call.error(400, f"size must be 0..{MAX_GENERATED_BYTES}")
     return Reply(200, binary_pattern(size), "application/octet-stream")
 
 
-def _large(request: SimRequest, _config: SimConfig) -> Reply:
-    size = _size(request, "bytes", 1024)
+def _large(call: ApiCall) -> Reply:
+    size = _size(call.request, "bytes", 1024)
     if size is None:
-        return _error(400, "invalid.parameter", f"bytes must be 0..{MAX_GENERATED_BYTES}")
+        return call.error(400, f"bytes must be 0..{MAX_GENERATED_BYTES}")
     return Reply(200, large_json(size), "application/json")
 
 
-def _forbidden(_request: SimRequest, _config: SimConfig) -> Reply:
-    return _error(403, "access.denied.exception", "Access is denied")
+def _forbidden(call: ApiCall) -> Reply:
+    return call.error(403, "Access is denied", ACCESS_DENIED)
 
 
 _GET_ROUTES: Final[dict[str, _Route]] = {
@@ -159,8 +207,3 @@ def _size(request: SimRequest, name: str, default: int) -> int | None:
 def _bearer(header: str | None) -> str:
     scheme, _, token = (header or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
-
-
-def _error(status: int, code: str, message: str) -> Reply:
-    """RingCX API error body."""
-    return json_reply(status, {"errorCode": code, "generalMessage": message})

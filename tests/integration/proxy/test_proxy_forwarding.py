@@ -15,6 +15,7 @@ import pytest
 from ringcx_broker.tokens import StoredToken
 from ringcx_dev.simulator import Fault, Simulator
 from ringcx_dev.simulator.voice import binary_pattern
+from tests.simulator.simclient import jwt_claims
 from tests.unit.proxy.fakes import REFUSED_EVENTS, load_event
 
 from .conftest import Proxy, ProxyFactory, api_calls
@@ -94,8 +95,10 @@ def test_proxy_caller_credentials_never_reach_ringcx(
     # When proxied
     echo = body_of(proxy(event))
     headers = echo["headers"]
-    # Then RingCX saw the broker's bearer token and nothing of the caller's
-    assert headers["authorization"] == seeded.authorization
+    # Then RingCX saw the broker's bearer token (the echo names it by its jti, never
+    # showing it) and nothing of the caller's
+    assert headers["authorization"] == "Bearer [redacted]"
+    assert echo["bearer"]["jti"] == jwt_claims(seeded.access_token)["jti"]
     assert not [name for name in headers if name.startswith("x-amz")]
     assert "cookie" not in headers
     assert "x-forwarded-for" not in headers
@@ -125,9 +128,15 @@ def test_proxy_set_cookie_is_stripped_and_other_headers_kept(proxy: Proxy) -> No
 def test_proxy_ringcx_error_passes_through_untouched(proxy: Proxy) -> None:
     response = proxy(voice_event("v1/forbidden"))
     assert response["statusCode"] == HTTPStatus.FORBIDDEN
-    assert body_of(response) == {
+    body = body_of(response)
+    assert body == {
         "errorCode": "access.denied.exception",
         "generalMessage": "Access is denied",
+        "details": "Access is denied",
+        "developerMessage": "403 Forbidden: Access is denied",
+        "cause": None,
+        "requestUri": "/voice/api/v1/forbidden",
+        "timestamp": body["timestamp"],
     }
 
 
