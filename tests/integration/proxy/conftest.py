@@ -139,8 +139,9 @@ def proxy_factory(
         origin: str | None = None,
         throttles: tuple[str, ...] = (),
         on_sleep: Callable[[float], None] | None = None,
+        client: SecretsManagerClient | None = None,
     ) -> Proxy:
-        client = boto3.client("secretsmanager")
+        client = client or boto3.client("secretsmanager")
         reads = ReadCounter(client)
         ring = TokenRing(client, settings.token_secret_ids)
         refresher = containers.refresher(clock=broker_clock)
