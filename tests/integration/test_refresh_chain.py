@@ -17,7 +17,7 @@ from ringcx_broker.refresher import Action, Refresher, RefreshRequest, Scheduled
 from ringcx_broker.settings import Settings
 from ringcx_broker.timing import TimingPolicy
 from ringcx_broker.tokens import StoredToken
-from ringcx_dev.simulator import Fault, SimConfig, Simulator
+from ringcx_dev.simulator import Fault, SimConfig, Simulator, max_calls_in_window
 from ringcx_dev.stack import LocalStack
 
 from .conftest import Containers, FlakySecrets
@@ -52,7 +52,8 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def simulator(sim_config: SimConfig, clock: VirtualClock) -> Iterator[Simulator]:
-    config = SimConfig(token_lifetime=LIFETIME, rate_window=LIFETIME * 60 / 300 * 5)
+    # RingCX's 5-per-minute limits, on the same compressed clock: 5 per tick
+    config = SimConfig(token_lifetime=LIFETIME, rate_window=TICK)
     with Simulator(config, clock=clock) as sim:
         yield sim
 
@@ -335,8 +336,9 @@ def test_refresh_racing_refreshers_persist_one_rotation_per_generation(
     simulator.configure(rate_limit=1000)
     fleet = [new_refresher(containers, clock) for _ in range(4)]
 
-    # When they all force a refresh at the same moment, five rounds in a row
+    # When they all force a refresh at the same moment, five rounds a tick apart
     for _ in range(5):
+        clock.now += TICK
         barrier = threading.Barrier(len(fleet))
         results: list[Any] = []
 
@@ -366,3 +368,97 @@ def test_refresh_racing_refreshers_persist_one_rotation_per_generation(
         str(Action.NEWER_EXISTS),
         str(Action.RELOGIN),
     }
+
+
+# -- convergence: however RingCX says "this refresh token is dead" ----------------------
+
+
+@pytest.mark.parametrize("reply", ["400", "401", "403", "500", "503", "200-no-token", "200-html"])
+def test_refresh_dead_token_answered_any_way_converges_before_the_token_runs_out(
+    containers: Containers,
+    configured_stack: LocalStack,
+    simulator: Simulator,
+    clock: VirtualClock,
+    bootstrapped: Refresher,
+    reply: str,
+) -> None:
+    # Given RingCX revoking the refresh tokens, and answering a dead one with ``reply``
+    refresher = bootstrapped
+    simulator.configure(dead_refresh_reply=reply)
+    simulator.revoke_refresh_tokens()
+    first = newest(containers)
+
+    # When the schedule ticks through two token lifetimes
+    failed_ticks = 0
+    while clock.now - first.issued_at < 2 * LIFETIME:
+        clock.now += TICK
+        # Then a stored, unexpired token existed before every tick (callers saw no outage)
+        assert not newest(containers).is_expired(clock.now)
+        try:
+            refresh_module.handle(SCHEDULED, refresher, clock)
+        except ScheduledRefreshFailed:
+            failed_ticks += 1
+
+    # And the chain was restarted by exactly one re-login, and lives again
+    counters = simulator.counters()
+    assert counters["rc_token"]["calls"] == 2  # the bootstrap, then one re-login
+    assert newest(containers).refresh_token in simulator.state.live_refresh_tokens
+    assert failed_ticks <= 1  # a transient-looking answer costs at most one failed tick
+
+
+def test_refresh_exchange_denied_during_relogin_is_reported_and_heals_when_access_returns(
+    containers: Containers,
+    configured_stack: LocalStack,
+    simulator: Simulator,
+    clock: VirtualClock,
+    bootstrapped: Refresher,
+) -> None:
+    # Given a dead chain and a RingCentral user whose RingCX access was withdrawn (403)
+    refresher = bootstrapped
+    simulator.revoke_refresh_tokens()
+    simulator.configure(exchange_denied_status=403)
+    clock.now += 0.7 * LIFETIME
+
+    # When the tick re-logs in
+    with pytest.raises(ScheduledRefreshFailed, match="no RingCX access"):
+        refresh_module.handle(SCHEDULED, refresher, clock)
+
+    # Then, once access is restored, a later tick re-logs in and the chain lives
+    simulator.configure(exchange_denied_status=0)
+    for _ in range(3):
+        clock.now += TICK
+        try:
+            reply = refresh_module.handle(SCHEDULED, refresher, clock)
+        except ScheduledRefreshFailed:
+            continue
+        if reply.get("action") == "relogin":
+            break
+    assert newest(containers).refresh_token in simulator.state.live_refresh_tokens
+    assert max_calls_in_window(simulator.auth_calls(), "rc_token", TICK * 5) <= 5
+
+
+@pytest.mark.parametrize(
+    "sim_config", [SimConfig(retry_after_header=False)], ids=["429-without-retry-after"]
+)
+def test_refresh_429_without_retry_after_waits_the_default_penalty(
+    containers: Containers,
+    configured_stack: LocalStack,
+    simulator: Simulator,
+    clock: VirtualClock,
+    bootstrapped: Refresher,
+) -> None:
+    # Given a due token and RingCX answering its refresh with a bare 429
+    refresher = bootstrapped
+    clock.now += 0.62 * LIFETIME
+    simulator.inject("rcx_refresh", Fault(status=429))
+
+    # When ticks follow
+    with pytest.raises(ScheduledRefreshFailed, match="retry after 60 s"):
+        refresh_module.handle(SCHEDULED, refresher, clock)
+    clock.now += TICK
+    with pytest.raises(ScheduledRefreshFailed):
+        refresh_module.handle(SCHEDULED, refresher, clock)
+
+    # Then no refresh is sent during the 60 s it assumes, and no re-login happens for it
+    assert simulator.counters()["rcx_refresh"]["calls"] == 1
+    assert simulator.counters()["rc_token"]["calls"] == 1

@@ -20,6 +20,7 @@ full picture, with the arithmetic, is in docs/design.md ("Self-healing").
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -30,6 +31,9 @@ from ringcx_broker.errors import (
     UpstreamUnavailable,
 )
 from ringcx_broker.tokens import StoredToken
+
+AUTH_LIMIT_WINDOW = 60.0  # RingCX and RingCentral allow 5 auth requests per minute
+SELF_LIMIT = 4  # ... and we send at most 4, so a stray call elsewhere cannot tip it
 
 
 class Verdict(StrEnum):
@@ -113,3 +117,38 @@ class AttemptPacer:
 
     def failures(self, kind: str) -> int:
         return self._failures.get(kind, 0)
+
+
+class HeldBack(UpstreamUnavailable):
+    """We chose not to call RingCX: the attempt budget for this window is spent.
+
+    Transient by verdict, so a token about to run out still re-logs in; never
+    retried within the run, since nothing changes until the window moves.
+    """
+
+
+@dataclass(slots=True)
+class AttemptBudget:
+    """At most ``limit`` attempts in any ``window`` seconds (a sliding log).
+
+    The window is the auth limit's minute, or the tick when the clock is
+    compressed (a 3-second tick stands for 60 s), so compressed runs keep
+    the same proportions.
+    """
+
+    window: float
+    limit: int = SELF_LIMIT
+    _sent: deque[float] = field(default_factory=deque)
+
+    @classmethod
+    def for_tick(cls, tick_seconds: float) -> AttemptBudget:
+        return cls(window=min(tick_seconds, AUTH_LIMIT_WINDOW))
+
+    def take(self, now: float) -> float:
+        """Record an attempt and return 0, or return the seconds until one is allowed."""
+        while self._sent and self._sent[0] <= now - self.window:
+            self._sent.popleft()
+        if len(self._sent) >= self.limit:
+            return self._sent[0] + self.window - now
+        self._sent.append(now)
+        return 0.0

@@ -20,8 +20,10 @@ from typing import Any, Protocol, TypeVar
 from aws_lambda_powertools import Logger
 
 from ringcx_broker.convergence import (
+    AttemptBudget,
     AttemptPacer,
     ConvergencePolicy,
+    HeldBack,
     ReloginReason,
     Verdict,
     verdict_of,
@@ -160,6 +162,7 @@ class Refresher:
         self._jitter = jitter
         self._policy = ConvergencePolicy(timing.tick_seconds, timing.leeway_fraction)
         self._pacer = AttemptPacer(spacing=self._policy.retry_spacing, cap=timing.tick_seconds)
+        self._budget = AttemptBudget.for_tick(timing.tick_seconds)  # RingCX refresh calls
         self._known: StoredToken | None = None  # newest generation this container saw
         self._pending: StoredToken | None = None  # rotated at RingCX, not yet stored
         self._dead_generation = 0  # its refresh token was refused: never present it again
@@ -409,6 +412,12 @@ class Refresher:
 
     def _with_retries(self, call: Callable[[], T]) -> T:
         for attempt in range(self._retry.attempts):
+            wait = self._budget.take(self._clock())
+            if wait > 0:
+                raise HeldBack(
+                    "RingCX refresh held back to stay under its 5-per-minute limit; "
+                    f"the next attempt is in {_seconds(wait)} s"
+                )
             try:
                 return call()
             except UpstreamUnavailable as exc:

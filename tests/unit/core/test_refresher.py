@@ -516,17 +516,42 @@ def test_refresher_backoff_is_capped(world: World) -> None:
         TimingPolicy(),
         clock=world.clock,
         sleep=world.backoff,
-        retry=RetryPolicy(attempts=5, base=1.0, cap=2.0),
+        retry=RetryPolicy(attempts=4, base=1.0, cap=2.0),
         jitter=lambda: 1.0,
     )
-    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 4)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 3)
 
-    # When the refresh finally succeeds on the fifth attempt
+    # When the refresh finally succeeds on the fourth attempt
     result = refresher.run(TICK)
 
     # Then delays doubled up to the cap
     assert result.action is Action.ROTATED
-    assert world.backoff.delays == [1.0, 2.0, 2.0, 2.0]
+    assert world.backoff.delays == [1.0, 2.0, 2.0]
+
+
+def test_refresher_never_sends_more_than_four_refreshes_a_minute(world: World) -> None:
+    # Given a generous retry policy, RingCX failing every refresh, and time to wait (120 s left)
+    world.chain(1, age=180)
+    refresher = Refresher(
+        world.ring,
+        world.ringcx.client,
+        world.login,
+        TimingPolicy(),
+        clock=world.clock,
+        sleep=world.backoff,
+        retry=RetryPolicy(attempts=10, base=0.1, cap=0.1),
+        jitter=lambda: 1.0,
+    )
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 20)
+
+    # When a run and a forced run within the same minute both fail
+    for _ in range(2):
+        with pytest.raises(UpstreamUnavailable):
+            refresher.run(TICK)
+        world.clock.advance(20)
+
+    # Then RingCX saw 4 refreshes (its limit is 5 a minute), the rest were held back
+    assert len(world.ringcx.refresh_calls) == 4
 
 
 # -- convergence: undocumented dead answers, persisting failures, re-login pacing ------
