@@ -15,7 +15,7 @@ from ringcx_broker import refresher as refresh_module
 from ringcx_broker.exchange import Exchanger
 from ringcx_broker.ratelimit import RateGate
 from ringcx_broker.tokens import StoredToken
-from ringcx_dev.simulator import SimConfig, Simulator
+from ringcx_dev.simulator import Fault, SimConfig, Simulator
 from ringcx_dev.stack import LocalStack, put_credentials
 
 from .conftest import Containers, FlakySecrets
@@ -126,6 +126,95 @@ def test_exchange_malformed_body_answers_400(containers: Containers, stack: Loca
     reply = exchange.handle(load_event("exchange-api-malformed.json"), containers.exchanger())
     assert reply["statusCode"] == HTTPStatus.BAD_REQUEST
     assert "JSON" in json.loads(reply["body"])["message"]
+
+
+def with_body(body: str, content_type: str) -> dict[str, Any]:
+    event = load_event("exchange-api-empty.json")
+    event["headers"] = {"Content-Type": content_type}
+    event["multiValueHeaders"] = {"Content-Type": [content_type]}
+    return {**event, "body": body, "isBase64Encoded": False}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("not json", "application/x-www-form-urlencoded"),  # curl -d 'not json'
+        ("rcTokenType=Bearer", "application/x-www-form-urlencoded"),
+        ('{"token": "abc"}', "application/json"),
+        ("[]", "application/json"),
+        ('"rcAccessToken"', "application/json"),
+    ],
+    ids=["curl-default", "form-without-token", "json-other-field", "json-array", "json-string"],
+)
+def test_exchange_body_without_rc_token_is_400_and_spends_no_login(
+    containers: Containers,
+    configured_stack: LocalStack,
+    simulator: Simulator,
+    secrets_client: SecretsManagerClient,
+    body: str,
+    content_type: str,
+) -> None:
+    # Given configured credentials (so a JWT login would succeed)
+    # When a caller posts a body that is neither empty, {}, nor carries an rcAccessToken
+    reply = exchange.handle(with_body(body, content_type), containers.exchanger())
+
+    # Then it is a 400, and neither RingCentral nor RingCX was called, nor the ring written
+    assert reply["statusCode"] == HTTPStatus.BAD_REQUEST
+    counters = simulator.counters()
+    assert counters["rc_token"]["calls"] == counters["rcx_exchange"]["calls"] == 0
+    assert ring_slots(secrets_client, configured_stack) == [None] * 6
+
+
+@pytest.mark.parametrize("status", [HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND])
+def test_exchange_user_without_ringcx_access_answers_403_saying_so(
+    containers: Containers,
+    stack: LocalStack,
+    simulator: Simulator,
+    rc_token: Callable[[], str],
+    status: HTTPStatus,
+) -> None:
+    # Given a RingCentral user whose account has no RingCX access
+    simulator.configure(exchange_denied_status=int(status))
+
+    # When their valid RC token is posted
+    reply = exchange.handle(
+        load_event("exchange-api-json.json", rc_token()), containers.exchanger()
+    )
+
+    # Then 403 says so (not "the RC token is invalid"), and nothing is stored
+    assert reply["statusCode"] == HTTPStatus.FORBIDDEN
+    assert "no RingCX access" in json.loads(reply["body"])["message"]
+
+
+def test_exchange_ringcentral_503_with_retry_after_is_honoured_stack_wide(
+    containers: Containers, configured_stack: LocalStack, simulator: Simulator
+) -> None:
+    # Given RingCentral shedding load: 503 with Retry-After: 30
+    simulator.inject("rc_token", Fault(status=503, retry_after=30))
+
+    # When the stored JWT logs in, and then again from another container
+    first = exchange.handle(load_event("exchange-api-empty.json"), containers.exchanger())
+    second = exchange.handle(load_event("exchange-api-empty.json"), containers.exchanger())
+
+    # Then both are told to wait 30 s, and only the first reached RingCentral
+    assert [r["statusCode"] for r in (first, second)] == [HTTPStatus.TOO_MANY_REQUESTS] * 2
+    assert first["headers"]["Retry-After"] == "30"
+    assert simulator.counters()["rc_token"]["calls"] == 1
+
+
+@pytest.mark.parametrize("sim_config", [SimConfig(session_quota_429=True, max_rc_sessions=1)])
+def test_exchange_session_quota_429_answers_429_with_retry_after(
+    containers: Containers, configured_stack: LocalStack, simulator: Simulator
+) -> None:
+    # Given RingCentral's session quota already used by another login
+    assert exchange.handle({}, containers.exchanger())["ok"] is True
+
+    # When the stored JWT logs in again
+    reply = exchange.handle(load_event("exchange-api-empty.json"), containers.exchanger())
+
+    # Then it is a rate limit the caller can wait out, not a credentials error
+    assert reply["statusCode"] == HTTPStatus.TOO_MANY_REQUESTS
+    assert int(reply["headers"]["Retry-After"]) >= 1
 
 
 @pytest.mark.parametrize(

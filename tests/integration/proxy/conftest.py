@@ -140,11 +140,13 @@ def proxy_factory(
         throttles: tuple[str, ...] = (),
         on_sleep: Callable[[float], None] | None = None,
         client: SecretsManagerClient | None = None,
+        refresher: Refresher | None = None,
     ) -> Proxy:
+        """One container; ``refresher`` shares another's (reserved concurrency 1)."""
         client = client or boto3.client("secretsmanager")
         reads = ReadCounter(client)
         ring = TokenRing(client, settings.token_secret_ids)
-        refresher = containers.refresher(clock=broker_clock)
+        refresher = refresher or containers.refresher(clock=broker_clock)
         refresh_lambda = FakeLambda(
             lambda event: refresher_handle(event, refresher, broker_clock), errors=throttles
         )

@@ -16,6 +16,7 @@ from ringcx_broker.tokens import StoredToken
 from ringcx_dev.simulator import Fault, Simulator
 from tests.unit.proxy.fakes import load_event
 
+from ..conftest import Containers
 from .conftest import Clocks, Proxy, ProxyFactory, SkewClock, api_calls
 
 pytestmark = pytest.mark.integration
@@ -279,6 +280,27 @@ def test_health_reports_the_token_without_revealing_it(
     assert body["lastRefreshedAt"].endswith("Z")
     assert seeded.access_token not in response["body"]
     assert str(seeded.refresh_token) not in response["body"]
+    # ids and timings only: no agent names or email addresses
+    assert "agents" not in body
+    assert "john.wang@example.com" not in response["body"]
+
+
+def test_health_after_an_exchange_reports_the_new_generation_and_a_lagging_cache(
+    proxy: Proxy, seeded: StoredToken, containers: Containers
+) -> None:
+    # Given a warm container serving generation 1, then an exchange writing generation 2
+    assert accounts(proxy)["statusCode"] == HTTPStatus.OK
+    containers.exchanger().exchange(None)
+    reads = proxy.reads.round_trips
+
+    # When /health is asked
+    body = body_of(proxy(load_event("proxy-health")))
+
+    # Then it reports the ring's generation 2, says this container still serves 1, and
+    # cost at most two Secrets Manager calls
+    assert body["generation"] == seeded.generation + 1
+    assert body["containerCache"] == {"generation": seeded.generation, "behind": True}
+    assert proxy.reads.round_trips - reads <= 2
 
 
 @pytest.mark.usefixtures("stack")
@@ -313,3 +335,77 @@ def test_token_endpoint_on_returns_a_token_ringcx_accepts(
     assert body["accessToken"] == seeded.access_token
     assert body["generation"] == seeded.generation
     assert response["multiValueHeaders"]["Cache-Control"] == ["no-store"]
+
+
+# -- RingCX's early verdicts ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message", ["Jwt is expired", "JWT is expired."])
+@pytest.mark.usefixtures("seeded")
+def test_proxy_token_revoked_before_its_exp_is_rotated_once_and_served(
+    proxy: Proxy, simulator: Simulator, message: str
+) -> None:
+    # Given RingCX revoking the live access token minutes before its exp, in either wording
+    assert accounts(proxy)["statusCode"] == HTTPStatus.OK
+    simulator.configure(expired_message=message)
+    simulator.expire_access_tokens()
+
+    # When the next requests arrive
+    responses = [accounts(proxy) for _ in range(5)]
+
+    # Then the first one's 401 made one rotation and its retry was served; so were the rest
+    assert {r["statusCode"] for r in responses} == {HTTPStatus.OK}
+    assert refresh_requests(proxy) == [{"staleGeneration": 1}]
+    assert refresh_calls(simulator) == 1
+
+
+@pytest.mark.usefixtures("seeded")
+def test_proxy_ringcx_rejecting_every_token_rotates_once_and_never_loops(
+    proxy: Proxy, simulator: Simulator
+) -> None:
+    # Given RingCX whose clock runs a whole lifetime ahead: it rejects every token, new ones too
+    accounts(proxy)
+    simulator.configure(clock_skew=LIFETIME + 10)
+
+    # When ten requests are proxied
+    responses = [accounts(proxy) for _ in range(10)]
+
+    # Then each 401 passes through; generation 1 was rotated once (RingCX's verdict wins),
+    # its replacement was reported once and declined: one refresh at RingCX, no loop
+    assert {r["statusCode"] for r in responses} == {HTTPStatus.UNAUTHORIZED}
+    assert refresh_requests(proxy) == [{"staleGeneration": 1}, {"staleGeneration": 2}]
+    assert refresh_calls(simulator) == 1
+
+
+def test_proxy_many_containers_one_rejected_generation_one_rotation(
+    proxy_factory: ProxyFactory, seeded: StoredToken, simulator: Simulator
+) -> None:
+    # Given five containers serving generation 1, each with its own cache, and one refresher
+    first = proxy_factory()
+    fleet = [first, *(proxy_factory(refresher=first.refresher) for _ in range(4))]
+    for container in fleet:
+        assert accounts(container)["statusCode"] == HTTPStatus.OK
+
+    # When RingCX revokes generation 1 and every container meets the 401
+    simulator.expire_access_tokens()
+    statuses = [accounts(container)["statusCode"] for container in fleet]
+
+    # Then all are served, after one rotation fleet-wide
+    assert statuses == [HTTPStatus.OK] * len(fleet)
+    assert refresh_calls(simulator) == 1
+    assert {cached_generation(c) for c in fleet} == {seeded.generation + 1}
+
+
+def test_proxy_upstream_html_error_passes_through_untouched(
+    proxy: Proxy, seeded: StoredToken, simulator: Simulator
+) -> None:
+    # Given RingCX answering with an HTML error page (a load balancer's 502)
+    simulator.inject("api", Fault(status=502, body="html"))
+
+    # When proxied
+    response = accounts(proxy)
+
+    # Then the status and page come back as they are, and nothing was rotated
+    assert response["statusCode"] == HTTPStatus.BAD_GATEWAY
+    assert "<html" in str(response["body"]).lower()
+    assert refresh_calls(simulator) == 0
