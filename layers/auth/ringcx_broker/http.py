@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
@@ -35,6 +35,30 @@ class Rejection:
 
     status: int
     code: str
+
+
+class UpstreamRedirected(UpstreamUnavailable):
+    """An auth endpoint answered with a redirect, which we never follow: a
+    credential must not be re-posted to a host the configuration did not name.
+    The message names the target origin so the operator can fix the setting
+    (RingCX moved from engage.ringcentral.com to ringcx.ringcentral.com)."""
+
+    def __init__(self, service: str, status: int, location: str | None) -> None:
+        target = _origin(location)
+        where = f" to {target}" if target else ""
+        setting = "RingCXServerUrl" if service == "RingCX" else "RingCentralServerUrl"
+        super().__init__(
+            f"{service} redirected the request{where} (HTTP {status}); "
+            f"set {setting} to the host that serves it"
+        )
+
+
+def _origin(location: str | None) -> str:
+    """scheme://host of a redirect target: never its path or query."""
+    parts = urlsplit(location or "")
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return f"{parts.scheme}://{parts.hostname}"
+    return ""
 
 
 class UpstreamRejected(Exception):
@@ -92,6 +116,8 @@ def _interpret(
         raise RateLimited(f"{service} {what}; retry after {retry_after} s", retry_after)
     if 400 <= status < 500:
         raise UpstreamRejected(Rejection(status, error_code(data)))
+    if 300 <= status < 400:
+        raise UpstreamRedirected(service, status, headers.get("Location"))
     if status >= 300:
         raise UpstreamUnavailable(f"{service} failed with HTTP {status}")
     try:

@@ -24,6 +24,7 @@ from ringcx_broker.http import (
     AUTH_TIMEOUT,
     DEFAULT_RETRY_AFTER,
     Rejection,
+    UpstreamRedirected,
     UpstreamRejected,
     _interpret,
     error_code,
@@ -106,6 +107,34 @@ def test_interpret_503_with_retry_after_is_a_penalty_like_a_429(
     assert caught.value.message == f"RingCentral is overloaded; retry after {retry_after} s"
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_interpret_redirect_names_the_target_host_and_the_setting(status: int) -> None:
+    # Given the old RingCX host redirecting to the new one (with a path and a query); a
+    # redirect is never followed for auth: it would re-post a credential elsewhere
+    headers = {"Location": "https://ringcx.ringcentral.com/api/auth/token/refresh?x=secret"}
+
+    # When it is interpreted
+    with pytest.raises(UpstreamRedirected) as caught:
+        _interpret(status, headers, b"", "RingCX")
+
+    # Then the login does not fail silently: the message names the host and the setting,
+    # never the target's path or query
+    assert caught.value.message == (
+        f"RingCX redirected the request to https://ringcx.ringcentral.com (HTTP {status}); "
+        "set RingCXServerUrl to the host that serves it"
+    )
+    assert "secret" not in caught.value.message
+
+
+def test_interpret_redirect_without_location_still_says_what_to_set() -> None:
+    with pytest.raises(UpstreamRedirected) as caught:
+        _interpret(HTTPStatus.FOUND, {}, SECRET_TEXT.encode(), "RingCentral")
+    assert caught.value.message == (
+        "RingCentral redirected the request (HTTP 302); "
+        "set RingCentralServerUrl to the host that serves it"
+    )
+
+
 def test_interpret_503_without_retry_after_is_transient() -> None:
     # Given a bare 503
     # When it is interpreted
@@ -145,16 +174,14 @@ def test_interpret_4xx_other_than_429_raises_upstream_rejected_with_code(
 @pytest.mark.parametrize(
     "status",
     [
-        HTTPStatus.MOVED_PERMANENTLY,
-        HTTPStatus.FOUND,
         HTTPStatus.INTERNAL_SERVER_ERROR,
         HTTPStatus.BAD_GATEWAY,
         HTTPStatus.SERVICE_UNAVAILABLE,
         HTTPStatus.GATEWAY_TIMEOUT,
     ],
 )
-def test_interpret_3xx_and_5xx_raise_upstream_unavailable(status: HTTPStatus) -> None:
-    # Given a redirect (never followed for auth) or a server error
+def test_interpret_5xx_raise_upstream_unavailable(status: HTTPStatus) -> None:
+    # Given a server error
     # When it is interpreted
     with pytest.raises(UpstreamUnavailable) as caught:
         _interpret(status, {}, SECRET_TEXT.encode(), "RingCX")

@@ -14,7 +14,7 @@ from ringcx_broker.ringcentral import JWT_GRANT, RingCentralClient
 from tests.unit.core.conftest import rate_limited_twice
 from tests.unit.core.fakes import FakeClock, FakePool, http_response
 
-SERVER = "https://platform.devtest.ringcentral.com"
+SERVER = "https://platform.ringcentral.com"
 CREDENTIALS = Credentials("client-id-1", "client-secret-2", "eyJ.user-jwt-3.sig")
 TOKEN_REPLY = {
     "access_token": "rc-access-token-4",
