@@ -274,7 +274,10 @@ def test_cli_smoke_mode_passes_end_to_end(tmp_path: Path) -> None:
             process.wait()
     assert process.returncode == 0, output
     assert "smoke passed" in output
-    assert output.count("PASS") == 6
+    assert output.count("PASS") == 8  # signed client call and the unsigned 403 included
+    # The suggested calls and the report never show a bearer token
+    assert "Bearer " not in output
+    assert "--aws-sigv4" in output
     first = re.search(r"first proxied query: .* -> 200, ([\d.]+) s after start", output)
     assert first is not None, output
     assert float(first.group(1)) < 60
