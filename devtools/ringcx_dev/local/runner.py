@@ -172,6 +172,10 @@ class LocalRun:
                 if value:
                     overrides[name] = value
             extra_env = self._real_aws_env()
+        if self.config.tick_seconds is not None:
+            # A compressed clock: the functions judge their timing by the period they
+            # are told, so tell them the one the local schedule really fires at.
+            overrides[TICK_VARIABLE] = _number_text(self.config.tick_seconds)
         self.resolved = template.resolve(
             LocalContext(
                 stack_name=self.config.stack_name,
@@ -181,11 +185,6 @@ class LocalRun:
                 physical_ids=physical,
             )
         )
-        period = self.schedule_period(self.resolved)
-        if period is not None:
-            # The functions judge their timing by the period they are told; it must be
-            # the one the local schedule really fires at (--tick-seconds or the rate).
-            overrides[TICK_VARIABLE] = _number_text(period)
         self._check_layers(self.resolved)
         self._check_timing(self.resolved)
         self.functions = LocalFunctions(
@@ -215,12 +214,6 @@ class LocalRun:
         self._api_handler = self.api
         self.api_server.start()
         self._start_schedules(self.resolved, self.functions)
-
-    def schedule_period(self, resolved: ResolvedTemplate) -> float | None:
-        """Seconds between the refresher's local ticks, or None without a schedule."""
-        if not resolved.schedules:
-            return None
-        return self.config.tick_seconds or resolved.schedules[0].period_seconds
 
     def _start_emulators(
         self, credentials: str, ring: tuple[str, ...]
