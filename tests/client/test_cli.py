@@ -202,3 +202,13 @@ def test_cli_module_runs_from_the_installed_package(
     # Then it answers with the JSON status
     assert done.returncode == cli.EXIT_OK, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+
+
+def test_cli_unknown_route_says_the_path_is_wrong(
+    local_broker: LocalRun, key_env: SigningKey
+) -> None:
+    # Given a signed call to a path the API does not have / Then exit 3 and a path hint
+    code, _, err = _run("GET", "/nowhere", "--url", local_broker.api_url, "--region", REGION)
+    assert code == cli.EXIT_NOT_AUTHORIZED
+    assert "MissingAuthenticationTokenException: Missing Authentication Token" in err
+    assert "no such method and path" in err

@@ -198,11 +198,18 @@ def _describe(error: BrokerClientError) -> str:
             later = f"; the broker asks to retry after {error.retry_after:g} s"
         text += f" (after {error.attempts} attempt(s){later})"
     if isinstance(error, NotAuthorized):
-        text += (
-            "\n  (the request must be SigV4-signed for service execute-api in the API's region, "
-            "and your IAM identity needs execute-api:Invoke on this method and path)"
-        )
+        text += "\n  " + _hint(error)
     return text
+
+
+def _hint(error: NotAuthorized) -> str:
+    if error.error_type == "MissingAuthenticationTokenException":
+        # This client always signs: API Gateway says this for a method or path it lacks.
+        return "(the API has no such method and path: check the path, e.g. /voice/api/v1/...)"
+    return (
+        "(the request must be SigV4-signed for service execute-api in the API's region, "
+        "and your IAM identity needs execute-api:Invoke on this method and path)"
+    )
 
 
 def _exit_status(error: BrokerClientError) -> int:
