@@ -25,6 +25,10 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
+# The caller client is a package of its own; the dev environment has it installed
+# (editable) so that its tests and mypy see it exactly as callers will import it.
+CLIENT = ROOT / "clients" / "python"
+MANIFESTS = (ROOT / "pyproject.toml", CLIENT / "pyproject.toml")
 NO_TESTS_COLLECTED = 5
 
 
@@ -48,19 +52,22 @@ def find_python313() -> str:
 
 
 def ensure_env() -> dict[str, str]:
-    """Create/refresh .venv when pyproject.toml changed; return the run env."""
+    """Create/refresh .venv when a pyproject.toml changed; return the run env."""
     python = find_python313()
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in MANIFESTS)).hexdigest()
     if not (BIN / "python").exists():
         print(f"tasks.py: creating .venv with {python}", flush=True)
         subprocess.run([python, "-m", "venv", str(VENV)], check=True)
     if not STAMP.exists() or STAMP.read_text() != digest:
         print(
-            "tasks.py: installing dependencies (pyproject.toml [dependency-groups] dev)", flush=True
+            "tasks.py: installing dependencies (pyproject.toml [dependency-groups] dev, "
+            "and clients/python)",
+            flush=True,
         )
         pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
         subprocess.run([*pip, "install", "--upgrade", "pip>=25.1"], check=True)
         subprocess.run([*pip, "install", "--group", "dev"], cwd=ROOT, check=True)
+        subprocess.run([*pip, "install", "--editable", str(CLIENT)], cwd=ROOT, check=True)
         STAMP.write_text(digest)
     env = dict(os.environ)
     # sam build shells out to python3.13; the venv's bin provides sam itself.

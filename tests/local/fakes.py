@@ -11,6 +11,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from ringcx_dev.local.apigw import HttpRequest
+from ringcx_dev.local.sigv4 import SigningKey
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 EVENTS = REPO / "events"
@@ -147,3 +154,34 @@ def write_fake_project(root: Path, template: str = FAKE_TEMPLATE) -> Path:
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return event
+
+
+# -- SigV4: requests signed by botocore, as a caller's SDK would sign them -------
+
+SIGNING_KEY = SigningKey("AKIDLOCALTEST", "local-test-secret", "local-test-token")
+SIGNING_REGION = "eu-west-1"
+SIGNED_HOST = "127.0.0.1:3000"
+
+
+def signed_request(
+    method: str = "GET",
+    target: str = "/voice/api/v1/admin/accounts",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    *,
+    key: SigningKey = SIGNING_KEY,
+    region: str = SIGNING_REGION,
+    service: str = "execute-api",
+) -> HttpRequest:
+    """The request as it arrives at the local API after botocore signed it."""
+    request = AWSRequest(
+        method=method,
+        url=f"http://{SIGNED_HOST}{target}",
+        data=body,
+        headers={"Host": SIGNED_HOST, **(headers or {})},
+    )
+    credentials = Credentials(key.access_key_id, key.secret_access_key, key.session_token)
+    SigV4Auth(credentials, service, region).add_auth(request)
+    return HttpRequest.from_target(
+        method, target, headers=tuple((k, str(v)) for k, v in request.headers.items()), body=body
+    )

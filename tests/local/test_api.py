@@ -6,14 +6,19 @@ import base64
 import json
 from collections.abc import Iterator
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 
 from ringcx_dev.local import api as local_api
+from ringcx_dev.local.apigw import HttpRequest
 from ringcx_dev.local.functions import LocalFunctions
 from ringcx_dev.local.httpserver import LoopbackServer
+from ringcx_dev.local.sigv4 import SigV4Verifier
 from ringcx_dev.local.smoke import http_call
-from ringcx_dev.local.template import ResolvedTemplate
+from ringcx_dev.local.template import ResolvedTemplate, Template
+
+from .fakes import FAKE_TEMPLATE, SIGNING_KEY, SIGNING_REGION, signed_request, write_fake_project
 
 
 @pytest.fixture
@@ -113,3 +118,77 @@ def test_api_slower_than_integration_timeout_is_504(served: LoopbackServer) -> N
     status, _, body = _get(served, "/x?action=sleep&seconds=2")
     assert status == HTTPStatus.GATEWAY_TIMEOUT
     assert json.loads(body) == {"message": "Endpoint request timed out"}
+
+
+# -- --require-sigv4 ----------------------------------------------------------
+
+IAM_TEMPLATE = FAKE_TEMPLATE.replace(
+    '      BinaryMediaTypes: ["*~1*"]\n',
+    '      BinaryMediaTypes: ["*~1*"]\n      Auth:\n        DefaultAuthorizer: AWS_IAM\n',
+)
+
+
+@pytest.fixture
+def iam_api(tmp_path: Path) -> Iterator[local_api.LocalApi]:
+    """The fake project with an AWS_IAM API, served with SigV4 verified."""
+    assert IAM_TEMPLATE != FAKE_TEMPLATE
+    resolved = Template.load(write_fake_project(tmp_path, IAM_TEMPLATE)).resolve()
+    functions = LocalFunctions(resolved)
+    api = local_api.LocalApi(
+        resolved,
+        functions,
+        integration_timeout=5.0,
+        verifier=SigV4Verifier(SIGNING_KEY, SIGNING_REGION),
+    )
+    yield api
+    api.close()
+    functions.stop_all()
+
+
+def test_api_sigv4_signed_request_reaches_function_with_signer_identity(
+    iam_api: local_api.LocalApi,
+) -> None:
+    # Given SigV4 required / When a signed request arrives
+    response = iam_api.handle(signed_request("GET", "/where?action=echo"))
+    # Then the function runs, and the event names the signer as API Gateway would
+    assert response.status == HTTPStatus.OK
+    identity = response.json()["event"]["requestContext"]["identity"]
+    assert {k: identity[k] for k in ("accessKey", "caller", "user", "userArn")} == {
+        "accessKey": SIGNING_KEY.access_key_id,
+        "caller": SIGNING_KEY.access_key_id,
+        "user": SIGNING_KEY.access_key_id,
+        "userArn": "arn:aws:iam::123456789012:user/local",
+    }
+
+
+def test_api_sigv4_unsigned_request_is_403_and_never_reaches_the_function(
+    iam_api: local_api.LocalApi,
+) -> None:
+    # Given SigV4 required / When an unsigned request arrives
+    refused = iam_api.handle(HttpRequest.from_target("GET", "/where"))
+    # Then API Gateway's 403, and the function was not invoked (its first call comes next)
+    assert refused.status == HTTPStatus.FORBIDDEN
+    assert refused.json() == {"message": "Missing Authentication Token"}
+    assert refused.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+    assert iam_api.handle(signed_request("GET", "/where")).json()["calls"] == 1
+
+
+def test_api_sigv4_probe_without_verification_is_served(iam_api: local_api.LocalApi) -> None:
+    # The runner's own status probe (verify=False) must not need a signature
+    response = iam_api.handle(HttpRequest.from_target("GET", "/health"), verify=False)
+    assert response.status == HTTPStatus.OK
+    assert response.json()["event"]["requestContext"]["identity"]["caller"] == "LOCAL"
+
+
+def test_api_open_run_ignores_signatures_on_an_iam_api(tmp_path: Path) -> None:
+    # Given the default (open) run of an AWS_IAM API / When an unsigned request arrives
+    resolved = Template.load(write_fake_project(tmp_path, IAM_TEMPLATE)).resolve()
+    functions = LocalFunctions(resolved)
+    api = local_api.LocalApi(resolved, functions, integration_timeout=5.0)
+    try:
+        response = api.handle(HttpRequest.from_target("GET", "/where"))
+    finally:
+        api.close()
+        functions.stop_all()
+    # Then it is served (plain curl keeps working)
+    assert response.status == HTTPStatus.OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +21,10 @@ import pytest
 
 from ringcx_dev.local import cli
 from ringcx_dev.local.cli import UsageError, build_parser, config_from_args
+from ringcx_dev.local.console import Console
 from ringcx_dev.local.httpserver import PortInUse
 from ringcx_dev.local.runner import Credentials, LocalRun, RealServices, RunConfig, StartupError
+from ringcx_dev.local.sigv4 import SigningKey, SigV4Verifier
 from ringcx_dev.local.smoke import http_call
 from ringcx_dev.moto_server import MotoServer
 from ringcx_dev.simulator import SimConfig, Simulator
@@ -274,7 +278,10 @@ def test_cli_smoke_mode_passes_end_to_end(tmp_path: Path) -> None:
             process.wait()
     assert process.returncode == 0, output
     assert "smoke passed" in output
-    assert output.count("PASS") == 6
+    assert output.count("PASS") == 8  # signed client call and the unsigned 403 included
+    # The suggested calls and the report never show a bearer token
+    assert "Bearer " not in output
+    assert "--aws-sigv4" in output
     first = re.search(r"first proxied query: .* -> 200, ([\d.]+) s after start", output)
     assert first is not None, output
     assert float(first.group(1)) < 60
@@ -328,3 +335,106 @@ def test_cli_bad_parameter_override_fails_before_starting_anything(
     assert code == 1
     assert "RefreshIntervalMinutes='9' is not one of: 1, 2, 3, 4, 5" in capsys.readouterr().out
     assert time.monotonic() - started < 1.0
+
+
+# -- SigV4, the free smoke port, the suggested calls ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "port", "sigv4"),
+    [
+        pytest.param([], cli.DEFAULT_PORT, False, id="local-default"),
+        pytest.param(["--require-sigv4"], cli.DEFAULT_PORT, True, id="local-sigv4"),
+        pytest.param(["--smoke"], 0, True, id="smoke-free-port"),
+        pytest.param(["--smoke", "--port", "3005"], 3005, True, id="smoke-given-port"),
+    ],
+)
+def test_cli_config_port_and_sigv4_follow_the_mode(argv: list[str], port: int, sigv4: bool) -> None:
+    # Given the flags / When turned into a run's config
+    config = config_from_args(build_parser().parse_args(argv), {})
+    # Then smoke takes a free port (it can run beside `local`) and always checks SigV4
+    assert (config.port, config.require_sigv4) == (port, sigv4)
+
+
+def test_cli_config_signing_key_is_the_callers_environment_key() -> None:
+    env = {"AWS_ACCESS_KEY_ID": "AKIDME", "AWS_SECRET_ACCESS_KEY": "my-secret"}
+    config = config_from_args(build_parser().parse_args(["--require-sigv4"]), env)
+    assert config.signing_key == SigningKey("AKIDME", "my-secret", None, source="environment")
+
+
+def _suggestions(verifier: SigV4Verifier | None) -> str:
+    stream = io.StringIO()
+    cli.print_suggestions(
+        Console(stream, live=False), "http://127.0.0.1:3000", "us-east-1", verifier
+    )
+    return stream.getvalue()
+
+
+def test_cli_open_run_suggests_plain_curl_and_no_echo() -> None:
+    text = _suggestions(None)
+    assert "curl -s http://127.0.0.1:3000/voice/api/v1/admin/accounts" in text
+    assert "curl -s http://127.0.0.1:3000/health" in text
+    # The echo mirrors what the proxy sent upstream, bearer token included: never suggested
+    assert "echo" not in text
+
+
+def test_cli_sigv4_run_suggests_signed_calls_with_the_default_key() -> None:
+    text = _suggestions(SigV4Verifier(SigningKey.from_env({}), "us-east-1"))
+    assert "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing" in text
+    assert (
+        "-m ringcx_broker_client GET /voice/api/v1/admin/accounts "
+        "--url http://127.0.0.1:3000 --region us-east-1" in text
+    )
+    assert 'curl -s --aws-sigv4 "aws:amz:us-east-1:execute-api"' in text
+    assert "echo" not in text
+
+
+def test_cli_sigv4_run_never_prints_a_secret_from_the_environment() -> None:
+    key = SigningKey.from_env(
+        {
+            "AWS_ACCESS_KEY_ID": "AKIDME",
+            "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+            "AWS_SESSION_TOKEN": "t0k",
+        }
+    )
+    text = _suggestions(SigV4Verifier(key, "us-east-1"))
+    assert "AKIDME" in text
+    assert "s3cr3t" not in text and "t0k" not in text
+
+
+@pytest.mark.parametrize(
+    ("tick", "parameters", "expected"),
+    [
+        pytest.param(2.5, {}, 2.5, id="tick-seconds"),
+        pytest.param(None, {"RefreshIntervalMinutes": "2"}, 120.0, id="template-rate"),
+    ],
+)
+def test_runner_functions_are_told_the_period_the_schedule_fires_at(
+    tmp_path: Path, tick: float | None, parameters: dict[str, str], expected: float
+) -> None:
+    # Given a run with a compressed clock, or the template's own rate
+    run = LocalRun(
+        RunConfig(
+            template=TEMPLATE,
+            port=0,
+            log_dir=tmp_path,
+            tick_seconds=tick,
+            parameters=parameters,
+            # moto keeps its state per process: each run in this process needs its own secrets
+            stack_name=f"period-{uuid.uuid4().hex[:8]}",
+        )
+    )
+    try:
+        # When it starts
+        run.start()
+        assert run.functions is not None
+        told = {
+            f.spec.logical_id: f.container.spec.environment["REFRESH_INTERVAL_SECONDS"]
+            for f in run.functions
+        }
+        period = run.schedulers[0].period
+    finally:
+        run.stop()
+    # Then every function's REFRESH_INTERVAL_SECONDS is the period the schedule fires at
+    assert period == expected
+    assert {float(v) for v in told.values()} == {expected}

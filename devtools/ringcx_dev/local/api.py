@@ -19,6 +19,7 @@ from http import HTTPStatus
 from typing import Final
 
 from ringcx_dev.local.apigw import (
+    Caller,
     HttpRequest,
     HttpResponse,
     MalformedProxyResponse,
@@ -30,10 +31,12 @@ from ringcx_dev.local.apigw import (
 )
 from ringcx_dev.local.functions import LocalFunctions, Throttled
 from ringcx_dev.local.httpserver import LoopbackServer
+from ringcx_dev.local.sigv4 import SignatureRejected, SigV4Verifier
 from ringcx_dev.local.template import ResolvedTemplate, RestApi
 from ringcx_dev.local.worker import Invocation, Status
 
 API_GATEWAY_TIMEOUT: Final = 29.0
+IAM_AUTHORIZER: Final = "AWS_IAM"
 AccessLog = Callable[[str], None]
 
 
@@ -47,8 +50,11 @@ class LocalApi:
         *,
         integration_timeout: float = API_GATEWAY_TIMEOUT,
         access_log: AccessLog | None = None,
+        verifier: SigV4Verifier | None = None,
     ) -> None:
+        """``verifier`` checks SigV4 on AWS_IAM routes (``--require-sigv4``); None is open."""
         self._template = template
+        self._verifier = verifier
         self._functions = functions
         self._router = Router(template.routes)
         self._timeout = integration_timeout
@@ -58,7 +64,10 @@ class LocalApi:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.handle(request)
 
-    def handle(self, request: HttpRequest, *, log: bool = True) -> HttpResponse:
+    def handle(
+        self, request: HttpRequest, *, log: bool = True, verify: bool = True
+    ) -> HttpResponse:
+        """One request; ``verify=False`` skips SigV4 (the runner's own status probes)."""
         started = time.monotonic()
         request_id = str(uuid.uuid4())
         match = self._router.match(request.method, request.raw_path)
@@ -67,14 +76,20 @@ class LocalApi:
         else:
             target = match.route.function
             api = self._template.apis[match.route.api]
-            event = build_event(
-                request,
-                match,
-                api,
-                account_id=self._template.context.account_id,
-                request_id=request_id,
-            )
-            response = self._invoke(target, event, request, api, request_id)
+            try:
+                caller = self._caller(request, api) if verify else None
+            except SignatureRejected as rejected:
+                response, target = rejected.response(request_id), f"SigV4: {rejected.error_type}"
+            else:
+                event = build_event(
+                    request,
+                    match,
+                    api,
+                    account_id=self._template.context.account_id,
+                    request_id=request_id,
+                    caller=caller,
+                )
+                response = self._invoke(target, event, request, api, request_id)
         if self._log is not None and log:
             elapsed = (time.monotonic() - started) * 1000
             self._log(
@@ -82,6 +97,12 @@ class LocalApi:
                 f"({target}, {elapsed:.0f} ms)"
             )
         return response
+
+    def _caller(self, request: HttpRequest, api: RestApi) -> Caller | None:
+        """The verified signer, or None when the run is open or the route is not AWS_IAM."""
+        if self._verifier is None or api.default_authorizer != IAM_AUTHORIZER:
+            return None
+        return self._verifier.verify(request)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

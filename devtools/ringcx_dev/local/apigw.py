@@ -93,6 +93,18 @@ class HttpResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified SigV4 signer, as API Gateway reports it in ``requestContext.identity``."""
+
+    access_key: str
+    account_id: str
+    user_arn: str
+    # API Gateway puts the principal id here (AIDA... for a user); a local key
+    # has no IAM user behind it, so the access key id stands in for it.
+    caller: str
+
+
+@dataclass(frozen=True, slots=True)
 class RouteMatch:
     route: ApiRoute
     path_parameters: dict[str, str] | None
@@ -200,8 +212,9 @@ def build_event(
     api_id: str = "local",
     request_id: str | None = None,
     now: float | None = None,
+    caller: Caller | None = None,
 ) -> dict[str, Any]:
-    """The REST API proxy event for a matched request."""
+    """The REST API proxy event for a matched request; ``caller`` is the verified signer."""
     now = time.time() if now is None else now
     request_id = request_id or str(uuid.uuid4())
     headers, multi_headers = _headers(request, now)
@@ -225,7 +238,7 @@ def build_event(
             "domainPrefix": host.split(".", 1)[0],
             "extendedRequestId": request_id,
             "httpMethod": request.method,
-            "identity": _identity(request, account_id),
+            "identity": _identity(request, account_id, caller),
             # On the execute-api URL, requestContext.path carries the stage.
             "path": f"/{api.stage}{request.raw_path}",
             "protocol": request.protocol,
@@ -294,22 +307,34 @@ def is_binary(content_type: str | None, binary_media_types: Sequence[str]) -> bo
     return False
 
 
-def _identity(request: HttpRequest, account_id: str) -> dict[str, Any]:
-    # The API uses AWS_IAM auth; the local API does not verify SigV4, so it
-    # reports a fixed local caller where API Gateway would report the signer.
+def _identity(request: HttpRequest, account_id: str, caller: Caller | None) -> dict[str, Any]:
+    # The API uses AWS_IAM auth. With SigV4 verified (--require-sigv4) the event
+    # names the signer, as API Gateway does; otherwise a fixed local caller.
+    if caller is not None:
+        signer: dict[str, Any] = {
+            "accessKey": caller.access_key,
+            "accountId": caller.account_id,
+            "caller": caller.caller,
+            "user": caller.caller,
+            "userArn": caller.user_arn,
+        }
+    else:
+        signer = {
+            "accessKey": None,
+            "accountId": account_id,
+            "caller": "LOCAL",
+            "user": "LOCAL",
+            "userArn": f"arn:aws:iam::{account_id}:user/local",
+        }
     return {
-        "accessKey": None,
-        "accountId": account_id,
-        "caller": "LOCAL",
+        **signer,
         "cognitoAuthenticationProvider": None,
         "cognitoAuthenticationType": None,
         "cognitoIdentityId": None,
         "cognitoIdentityPoolId": None,
         "principalOrgId": None,
         "sourceIp": request.source_ip,
-        "user": "LOCAL",
         "userAgent": request.header("user-agent"),
-        "userArn": f"arn:aws:iam::{account_id}:user/local",
     }
 
 

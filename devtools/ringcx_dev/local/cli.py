@@ -29,14 +29,22 @@ from ringcx_dev.local.runner import (
     RunConfig,
     StartupError,
 )
+from ringcx_dev.local.sigv4 import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_SECRET_ACCESS_KEY,
+    DEFAULT_SESSION_TOKEN,
+    SERVICE,
+    SigningKey,
+    SigV4Verifier,
+)
 from ringcx_dev.local.smoke import (
     ACCOUNTS_PATH,
     SMOKE_TICK_SECONDS,
     SMOKE_TOKEN_LIFETIME,
-    http_call,
     run_smoke,
+    signed_call,
 )
-from ringcx_dev.local.template import TemplateError
+from ringcx_dev.local.template import RestApi, TemplateError
 
 DEFAULT_PORT: Final = 3000
 DEFAULT_TOKEN_LIFETIME: Final = 300.0
@@ -59,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run ringcx-broker locally: simulator, moto Secrets Manager, the three "
         "functions, the REST API, Lambda Invoke emulation and the schedule, all on loopback.",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="local API port (3000)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"local API port ({DEFAULT_PORT}; a free one with --smoke)",
+    )
     parser.add_argument(
         "--lambda-port", type=int, default=0, help="Lambda Invoke API port (0 = any free port)"
     )
@@ -89,7 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-dir", type=Path, default=None, help="function logs (.local/logs)")
     parser.add_argument("--show-logs", action="store_true", help="also print function logs")
-    parser.add_argument("--smoke", action="store_true", help="run the scripted CI session, exit")
+    parser.add_argument(
+        "--require-sigv4",
+        action="store_true",
+        help="verify SigV4 like API Gateway's AWS_IAM auth: unsigned or badly signed requests "
+        "get 403. The one key accepted: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        "[/AWS_SESSION_TOKEN] if set, else "
+        f"{DEFAULT_ACCESS_KEY_ID}/{DEFAULT_SECRET_ACCESS_KEY}/{DEFAULT_SESSION_TOKEN}. "
+        "Always on with --smoke",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="run the scripted CI session (SigV4 verified), exit"
+    )
     real = parser.add_argument_group("real mode (real RingCentral/RingCX and AWS Secrets Manager)")
     real.add_argument(
         "--real",
@@ -207,15 +231,16 @@ def config_from_args(
         value = getattr(args, flag)
         if value is not None and value <= 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be positive")
-    for flag in ("port", "lambda_port"):
-        if not 0 <= getattr(args, flag) <= 65535:
+    port = args.port if args.port is not None else (0 if args.smoke else DEFAULT_PORT)
+    for flag, value in (("port", port), ("lambda_port", args.lambda_port)):
+        if not 0 <= value <= 65535:
             raise UsageError(f"--{flag.replace('_', '-')} must be a port number (0-65535)")
     default_lifetime = SMOKE_TOKEN_LIFETIME if args.smoke else DEFAULT_TOKEN_LIFETIME
     default_tick = SMOKE_TICK_SECONDS if args.smoke else None
     template = args.template.resolve()
     return RunConfig(
         template=template,
-        port=args.port,
+        port=port,
         lambda_port=args.lambda_port,
         token_lifetime=args.token_lifetime or default_lifetime,
         tick_seconds=args.tick_seconds or default_tick,
@@ -223,6 +248,9 @@ def config_from_args(
         log_dir=args.log_dir or template.parent / ".local" / "logs",
         show_logs=args.show_logs,
         real=real_services(args, env, aws_probe) if args.real else None,
+        # --smoke is CI's check of the whole path, signatures included.
+        require_sigv4=args.require_sigv4 or args.smoke,
+        signing_key=SigningKey.from_env(env),
     )
 
 
@@ -283,8 +311,7 @@ def print_banner(run: LocalRun, console: Console) -> None:
     mode = "real services" if run.config.real else "emulated services, no AWS account needed"
     console.print(f"ringcx-broker local run ({mode}); template {resolved.path}")
     for api in resolved.apis.values():
-        auth = f", {api.default_authorizer} not enforced locally" if api.default_authorizer else ""
-        console.print(f"  local API        {api_url}  (stage {api.stage}{auth})")
+        console.print(f"  local API        {api_url}  (stage {api.stage}{_auth_note(run, api)})")
     for route in resolved.routes:
         console.print(f"    {route.method:<6} {route.path:<24} -> {route.function}")
     lambda_url = functions[next(iter(resolved.functions))].container.spec.environment.get(
@@ -324,19 +351,62 @@ def print_banner(run: LocalRun, console: Console) -> None:
         f"bootstrap: exchange -> generation {result.get('generation')}, "
         f"expires {result.get('expiresAt')}, accounts {result.get('accountIds')}"
     )
-    console.print("try:")
-    console.print(f"  curl -s {api_url}{ACCOUNTS_PATH}")
-    console.print(f"  curl -s {api_url}/health")
-    if run.simulator is not None:
-        console.print(f'  curl -s -X POST {api_url}/voice/api/v1/echo -d \'{{"hello": "world"}}\'')
-    console.print(f"  curl -s -X POST {api_url}/auth/exchange")
+    print_suggestions(console, run.api_url, run.region, run.verifier)
     console.print("Ctrl-C stops everything.")
+
+
+def _auth_note(run: LocalRun, api: RestApi) -> str:
+    if not api.default_authorizer:
+        return ""
+    if run.verifier is None:
+        return f", {api.default_authorizer} not enforced: --require-sigv4 checks signatures"
+    return f", {api.default_authorizer}: SigV4 verified for {SERVICE} in {run.region}"
+
+
+def print_suggestions(
+    console: Console, url: str, region: str, verifier: SigV4Verifier | None
+) -> None:
+    """Calls to try; none of them shows a token (no echo of what the proxy sends)."""
+    console.print("try:")
+    if verifier is None:
+        console.print(f"  curl -s {url}{ACCOUNTS_PATH}")
+        console.print(f"  curl -s {url}/health")
+        return
+    key = verifier.key
+    if key.source == "environment":
+        token = " and AWS_SESSION_TOKEN" if key.session_token else ""
+        console.print(
+            f"  (signed with your AWS_ACCESS_KEY_ID {key.access_key_id}, AWS_SECRET_ACCESS_KEY"
+            f"{token}: the only key this run accepts)"
+        )
+    else:
+        console.print(
+            f"  export AWS_ACCESS_KEY_ID={key.access_key_id} "
+            f"AWS_SECRET_ACCESS_KEY={key.secret_access_key} "
+            f"AWS_SESSION_TOKEN={key.session_token}   # the local run's only key, fake"
+        )
+    client = f"{_python()} -m ringcx_broker_client"
+    console.print(f"  {client} GET {ACCOUNTS_PATH} --url {url} --region {region}")
+    console.print(f"  {client} health --url {url} --region {region}")
+    console.print(
+        f'  curl -s --aws-sigv4 "aws:amz:{region}:{SERVICE}" '
+        '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" '
+        f'-H "x-amz-security-token: $AWS_SESSION_TOKEN" {url}{ACCOUNTS_PATH}'
+    )
+    console.print(f"  curl -s {url}/health        # unsigned: 403 Missing Authentication Token")
+
+
+def _python() -> str:
+    """This interpreter, relative when it is under the working directory (.venv/bin/python)."""
+    here = Path.cwd()
+    executable = Path(sys.executable)
+    return str(executable.relative_to(here)) if executable.is_relative_to(here) else str(executable)
 
 
 def first_query(run: LocalRun, console: Console, started: float) -> float | None:
     """Time from the command's start to the first successful proxied query."""
     try:
-        status, _, body = http_call(run.api_url, "GET", ACCOUNTS_PATH)
+        status, _, body = signed_call(run, "GET", ACCOUNTS_PATH)
     except OSError as exc:
         console.print(f"first proxied query failed: {exc}")
         return None

@@ -27,6 +27,7 @@ from ringcx_dev.local.console import Console, FunctionLogs, describe
 from ringcx_dev.local.functions import LocalFunctions, missing_requirements
 from ringcx_dev.local.httpserver import LoopbackServer
 from ringcx_dev.local.schedule import Scheduler
+from ringcx_dev.local.sigv4 import SigningKey, SigV4Verifier
 from ringcx_dev.local.status import StatusTracker
 from ringcx_dev.local.template import (
     DEFAULT_ACCOUNT_ID,
@@ -105,6 +106,9 @@ class RunConfig:
     real: RealServices | None = None
     stack_name: str = DEFAULT_STACK_NAME
     python: str = sys.executable
+    # Verify SigV4 on the AWS_IAM routes, with this key (None: SigningKey.from_env).
+    require_sigv4: bool = False
+    signing_key: SigningKey | None = field(default=None, repr=False)
 
 
 class LocalRun:
@@ -124,6 +128,7 @@ class LocalRun:
         self.schedulers: list[Scheduler] = []
         self.tracker: StatusTracker | None = None
         self.bootstrap_result: dict[str, Any] | None = None
+        self.verifier: SigV4Verifier | None = None
         self.logs = FunctionLogs(config.log_dir, self.console if config.show_logs else None)
         self._api_handler: Callable[[HttpRequest], HttpResponse] | None = None
         self._lambda_handler: Callable[[HttpRequest], HttpResponse] | None = None
@@ -168,6 +173,8 @@ class LocalRun:
                     overrides[name] = value
             extra_env = self._real_aws_env()
         if self.config.tick_seconds is not None:
+            # A compressed clock: the functions judge their timing by the period they
+            # are told, so tell them the one the local schedule really fires at.
             overrides[TICK_VARIABLE] = _number_text(self.config.tick_seconds)
         self.resolved = template.resolve(
             LocalContext(
@@ -195,7 +202,15 @@ class LocalRun:
         self.lambda_server.start()
         self._warm(self.functions)
         self._bootstrap(client, self.resolved)
-        self.api = local_api.LocalApi(self.resolved, self.functions, access_log=self.console.print)
+        if self.config.require_sigv4:
+            self.verifier = SigV4Verifier(
+                self.config.signing_key or SigningKey.from_env(os.environ),
+                self.region,
+                account_id=DEFAULT_ACCOUNT_ID,
+            )
+        self.api = local_api.LocalApi(
+            self.resolved, self.functions, access_log=self.console.print, verifier=self.verifier
+        )
         self._api_handler = self.api
         self.api_server.start()
         self._start_schedules(self.resolved, self.functions)
@@ -370,9 +385,10 @@ class LocalRun:
         return handler(request)
 
     def probe(self, method: str, target: str) -> HttpResponse:
-        """A request through the local API in-process, not access-logged (status probes)."""
+        """A request through the local API in-process, not access-logged and not
+        SigV4-checked: the runner's own status probes."""
         assert self.api is not None
-        return self.api.handle(HttpRequest.from_target(method, target), log=False)
+        return self.api.handle(HttpRequest.from_target(method, target), log=False, verify=False)
 
     def counters(self) -> dict[str, Any] | None:
         return self.simulator.counters() if self.simulator is not None else None
