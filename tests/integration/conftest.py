@@ -50,9 +50,14 @@ class Containers:
             self.ringcx(gate),
         )
 
-    def exchanger(self) -> Exchanger:
+    def exchanger(self, cooldown: float = 0.0, **kwargs: Any) -> Exchanger:
+        """An exchange container. The cooldown between stored exchanges is off
+        unless asked for: tests of rate limits log in several times in a row,
+        and the cooldown has tests of its own."""
         gate = self.gate()
-        return Exchanger(self.ring(), self.ringcx(gate), self.login(gate))
+        return Exchanger(
+            self.ring(), self.ringcx(gate), self.login(gate), cooldown=cooldown, **kwargs
+        )
 
     def refresher(self, ring: TokenRing | None = None, **kwargs: Any) -> Refresher:
         gate = self.gate()

@@ -128,7 +128,11 @@ def test_template_writers_may_only_use_the_ring_the_credentials_and_their_tags(
     expected = (
         {
             (action, str(slot))
-            for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
+            for action in (
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:ListSecretVersionIds",  # the write budget counts versions
+            )
             for slot in SLOTS
         }
         | {
@@ -158,3 +162,31 @@ def test_template_alarms_watch_failures_expiry_and_failed_relogins(
     assert relogin["Threshold"] == 1 and relogin["EvaluationPeriods"] == 1
     for alarm in (errors, expiry, relogin):
         assert alarm["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
+
+
+def test_template_exchange_is_denied_to_all_but_the_admin_principals(
+    template: dict[str, Any],
+) -> None:
+    # Given the API's resource policy
+    policy = resource(template, "BrokerApi")["Properties"]["Auth"]["ResourcePolicy"]
+
+    # Then one Deny covers POST /auth/exchange for every principal not named by the
+    # parameter, whose default ("*") names everyone; there is no Allow that could widen
+    # access beyond the callers' own IAM policies
+    assert policy["CustomStatements"] == [
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "execute-api:Invoke",
+            "Resource": "execute-api:/*/POST/auth/exchange",
+            "Condition": {
+                "StringNotLike": {"aws:PrincipalArn": {"Ref": "ExchangeAdminPrincipalArns"}}
+            },
+        }
+    ]
+    assert template["Parameters"]["ExchangeAdminPrincipalArns"]["Default"] == "*"
+
+
+def test_template_alarms_on_refused_unplanned_writes(template: dict[str, Any]) -> None:
+    alarm = resource(template, "WriteBudgetAlarm")["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("RingcxBroker", "WriteBudgetRefusals")

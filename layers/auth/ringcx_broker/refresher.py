@@ -12,13 +12,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools import Logger
 
+from ringcx_broker.account_pin import AccountMismatch, AccountPin
 from ringcx_broker.convergence import (
     AttemptBudget,
     AttemptPacer,
@@ -40,19 +41,15 @@ from ringcx_broker.errors import (
     UpstreamUnavailable,
 )
 from ringcx_broker.events import direct_error
+from ringcx_broker.refresh_request import Kind, RefreshRequest
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.ringcx import RingCXClient
 from ringcx_broker.timing import Clock, Sleep, TimingPolicy, system_clock
 from ringcx_broker.tokens import StoredToken, TokenGrant
+from ringcx_broker.write_budget import WriteBudget, WriteBudgetExceeded
 
 logger = Logger(child=True)
 T = TypeVar("T")
-
-
-class Kind(StrEnum):
-    TICK = "tick"
-    FORCE = "force"
-    STALE = "stale"
 
 
 class Action(StrEnum):
@@ -76,29 +73,6 @@ class MetricsSink(Protocol):
 class ScheduledRefreshFailed(Exception):
     """Raised by a failed scheduled run so Lambda's Errors metric and alarm see
     it. Its message is a ``BrokerError`` message: it never holds a secret."""
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshRequest:
-    kind: Kind
-    stale_generation: int | None = None
-
-    @classmethod
-    def from_event(cls, event: object) -> RefreshRequest:
-        """Operators send ``force``, proxies ``staleGeneration``; anything
-        else, including a scheduled event of unexpected shape, is a tick."""
-        if not isinstance(event, Mapping):
-            return cls(Kind.TICK)
-        if "staleGeneration" in event:
-            stale = event["staleGeneration"]
-            if not isinstance(stale, int) or isinstance(stale, bool) or stale < 0:
-                raise BadRequest("staleGeneration must be a non-negative integer")
-            return cls(Kind.STALE, stale)
-        if "force" in event:
-            if not isinstance(event["force"], bool):
-                raise BadRequest("force must be true or false")
-            return cls(Kind.FORCE if event["force"] else Kind.TICK)
-        return cls(Kind.TICK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +124,12 @@ class Refresher:
         metrics: MetricsSink | None = None,
         retry: RetryPolicy = RetryPolicy(),
         jitter: Callable[[], float] = random.random,
+        budget: WriteBudget | None = None,
+        expected_main_account: str | None = None,
     ) -> None:
         self._ring = ring
+        self._write_budget = budget  # for writes the schedule did not plan
+        self._expected_main_account = expected_main_account
         self._ringcx = ringcx
         self._login = login
         self._timing = timing
@@ -162,7 +140,7 @@ class Refresher:
         self._jitter = jitter
         self._policy = ConvergencePolicy(timing.tick_seconds, timing.leeway_fraction)
         self._pacer = AttemptPacer(spacing=self._policy.retry_spacing, cap=timing.tick_seconds)
-        self._budget = AttemptBudget.for_tick(timing.tick_seconds)  # RingCX refresh calls
+        self._attempts = AttemptBudget.for_tick(timing.tick_seconds)  # RingCX refresh calls
         self._known: StoredToken | None = None  # newest generation this container saw
         self._pending: StoredToken | None = None  # rotated at RingCX, not yet stored
         self._dead_generation = 0  # its refresh token was refused: never present it again
@@ -208,7 +186,24 @@ class Refresher:
             )
             self._metric("ForcedRotationsDeclined", "Count", 1)
             return RefreshResult(Action.DECLINED, newest)
+        if request.kind is Kind.FORCE or move is Move.FORCED_ROTATE:
+            self._check_budget(
+                newest,
+                "an operator's forced refresh"
+                if request.kind is Kind.FORCE
+                else "an early-expiry rotation",
+            )
         return self._rotate(newest, forced=move is Move.FORCED_ROTATE)
+
+    def _check_budget(self, newest: StoredToken, what: str) -> None:
+        """Unplanned writes must leave the slot room for the schedule's."""
+        if self._write_budget is None:
+            return
+        try:
+            self._write_budget.check(self._ring.slot_of(newest.generation + 1), what)
+        except WriteBudgetExceeded:
+            self._metric("WriteBudgetRefusals", "Count", 1)
+            raise
 
     def _move(self, request: RefreshRequest, newest: StoredToken) -> Move:
         now = self._clock()
@@ -335,6 +330,13 @@ class Refresher:
         except BrokerError as exc:
             self._relogin_failed(exc, reason, now)
             raise
+        pin = AccountPin.of(self._expected_main_account, newest)
+        if pin is not None:
+            try:
+                pin.check(grant.account, replace=False)
+            except AccountMismatch as exc:  # the credentials now belong to another account
+                self._relogin_failed(exc, reason, now)
+                raise
         self._pacer.succeeded(RELOGIN)
         generation = (newest.generation if newest else 0) + 1
         token = StoredToken.from_grant(grant, generation, self._clock(), "relogin", forced)
@@ -412,7 +414,7 @@ class Refresher:
 
     def _with_retries(self, call: Callable[[], T]) -> T:
         for attempt in range(self._retry.attempts):
-            wait = self._budget.take(self._clock())
+            wait = self._attempts.take(self._clock())
             if wait > 0:
                 raise HeldBack(
                     "RingCX refresh held back to stay under its 5-per-minute limit; "

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ringcx_broker.refresher import MetricsSink, Refresher
     from ringcx_broker.ring import TokenRing
     from ringcx_broker.ringcx import RingCXClient
+    from ringcx_broker.write_budget import WriteBudget
 
 
 @cache
@@ -83,14 +84,36 @@ def jwt_login() -> JwtLogin:
 
 
 @cache
+def write_budget() -> WriteBudget:
+    from ringcx_broker.write_budget import WriteBudget
+
+    return WriteBudget(secrets_client())
+
+
+@cache
 def exchanger() -> Exchanger:
     from ringcx_broker.exchange import Exchanger
 
-    return Exchanger(token_ring(), ringcx_client(), jwt_login())
+    return Exchanger(
+        token_ring(),
+        ringcx_client(),
+        jwt_login(),
+        budget=write_budget(),
+        expected_main_account=settings().expected_main_account_id,
+        cooldown=settings().exchange_cooldown,
+    )
 
 
 @cache
 def refresher(metrics: MetricsSink | None = None) -> Refresher:
     from ringcx_broker.refresher import Refresher
 
-    return Refresher(token_ring(), ringcx_client(), jwt_login(), settings().timing, metrics=metrics)
+    return Refresher(
+        token_ring(),
+        ringcx_client(),
+        jwt_login(),
+        settings().timing,
+        metrics=metrics,
+        budget=write_budget(),
+        expected_main_account=settings().expected_main_account_id,
+    )

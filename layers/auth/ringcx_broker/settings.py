@@ -1,4 +1,4 @@
-"""Settings read from the environment the template sets (design section 3).
+"""Settings read from the environment the template sets (docs/design.md, "Contract").
 
 Read when a handler first runs, never at import, so tests build ``Settings``
 directly instead of patching ``os.environ`` and re-importing modules.
@@ -31,6 +31,8 @@ class Settings:
     allowed_methods: frozenset[str] = frozenset({"GET", "POST"})
     upstream_timeout: float = 20.0
     token_endpoint_enabled: bool = False
+    expected_main_account_id: str | None = None  # a deployment's account pin
+    exchange_cooldown: float = 60.0  # seconds between two stored exchanges
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +53,8 @@ class Settings:
             allowed_methods=_methods(env),
             upstream_timeout=_timeout(env),
             token_endpoint_enabled=env.get("TOKEN_ENDPOINT_ENABLED", "false").lower() == "true",
+            expected_main_account_id=(env.get("EXPECTED_MAIN_ACCOUNT_ID") or "").strip() or None,
+            exchange_cooldown=_number(env, "EXCHANGE_COOLDOWN_SECONDS", 60.0),
         )
 
     def require_ring(self) -> tuple[str, ...]:

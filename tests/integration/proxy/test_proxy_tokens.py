@@ -105,7 +105,7 @@ def test_proxy_near_expiry_with_scheduled_rotation_reads_one_slot(
 
 
 def _tick() -> RefreshRequest:
-    return RefreshRequest.from_event({"detail-type": "Scheduled Event"})
+    return RefreshRequest.from_event({"source": "aws.events", "detail-type": "Scheduled Event"})
 
 
 def test_proxy_throttled_refresher_waits_and_rereads_the_ring(

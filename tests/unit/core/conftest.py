@@ -37,8 +37,9 @@ def metrics() -> RecordingMetrics:
 
 
 @pytest.fixture
-def secrets() -> FakeSecretsManager:
-    return FakeSecretsManager()
+def secrets(clock: FakeClock) -> FakeSecretsManager:
+    """Versions are dated by the test's clock, as the write budget reads them."""
+    return FakeSecretsManager(clock=clock)
 
 
 @pytest.fixture

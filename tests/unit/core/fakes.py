@@ -173,6 +173,7 @@ _API_NAMES = {
     "put_secret_value": "PutSecretValue",
     "batch_get_secret_value": "BatchGetSecretValue",
     "describe_secret": "DescribeSecret",
+    "list_secret_version_ids": "ListSecretVersionIds",
     "tag_resource": "TagResource",
 }
 
@@ -221,7 +222,9 @@ class FakeSecretsManager:
         region: str = "us-east-1",
         account: str = "123456789012",
         max_versions: int | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        self._clock = clock  # when versions are created; real time by default
         self._region = region
         self._account = account
         self._max_versions = max_versions
@@ -354,6 +357,38 @@ class FakeSecretsManager:
             values.append(_value_reply(secret, version))
         return {"SecretValues": values, "Errors": errors}
 
+    def list_secret_version_ids(
+        self,
+        *,
+        SecretId: str,
+        IncludeDeprecated: bool = False,
+        MaxResults: int = 100,
+        NextToken: str | None = None,
+    ) -> dict[str, Any]:
+        """Versions newest first, paged like the real call (``NextToken`` is an offset)."""
+        secret = self._enter("list_secret_version_ids", SecretId)
+        self._raise_fault("list_secret_version_ids", secret, applied=False)
+        versions = sorted(secret.versions.values(), key=lambda v: v.created, reverse=True)
+        if not IncludeDeprecated:
+            versions = [v for v in versions if v.stages]
+        start = int(NextToken or 0)
+        page = versions[start : start + MaxResults]
+        reply: dict[str, Any] = {
+            "ARN": secret.arn,
+            "Name": secret.name,
+            "Versions": [
+                {
+                    "VersionId": v.version_id,
+                    "VersionStages": sorted(v.stages),
+                    "CreatedDate": v.created,
+                }
+                for v in page
+            ],
+        }
+        if start + MaxResults < len(versions):
+            reply["NextToken"] = str(start + MaxResults)
+        return reply
+
     def describe_secret(self, *, SecretId: str) -> dict[str, Any]:
         secret = self._enter("describe_secret", SecretId)
         self._raise_fault("describe_secret", secret, applied=False)
@@ -477,7 +512,10 @@ class FakeSecretsManager:
         if current is not None:
             current.stages.discard("AWSCURRENT")
             current.stages.add("AWSPREVIOUS")
-        secret.versions[token] = _Version(token, value, {"AWSCURRENT"}, datetime.now(tz=UTC))
+        created = (
+            datetime.fromtimestamp(self._clock(), tz=UTC) if self._clock else datetime.now(tz=UTC)
+        )
+        secret.versions[token] = _Version(token, value, {"AWSCURRENT"}, created)
         return {
             "ARN": secret.arn,
             "Name": secret.name,
@@ -587,6 +625,7 @@ class FakeRingCX:
         self.refresh_calls: list[str] = []
         self.exchange_calls: list[str] = []
         self.issued: list[TokenGrant] = []
+        self.reply_extra: dict[str, Any] = {}  # e.g. another mainAccountId / adminId
         self._steps: deque[Step] = deque()
         self._serial = 0
 
@@ -604,7 +643,7 @@ class FakeRingCX:
         access = make_jwt(now, now + self.lifetime, jti=f"rcx-access-{self._serial}")
         refresh = f"rcx-refresh-{self._serial}"
         self.valid_refresh_tokens.add(refresh)
-        grant = TokenGrant.from_reply(login_reply(access, refresh), now)
+        grant = TokenGrant.from_reply(login_reply(access, refresh, **self.reply_extra), now)
         self.issued.append(grant)
         return grant
 

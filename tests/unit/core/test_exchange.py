@@ -25,6 +25,7 @@ from ringcx_broker.errors import (
 from ringcx_broker.exchange import Exchanger, handle, store_grant
 from ringcx_broker.ring import TokenRing, request_token
 from ringcx_broker.tokens import StoredToken
+from ringcx_broker.write_budget import WriteBudget
 from tests.unit.core.conftest import seed, slot_token
 from tests.unit.core.fakes import (
     FakeClock,
@@ -181,7 +182,7 @@ def test_exchange_handle_api_event_with_empty_body_logs_in_with_stored_jwt(
         (api_event("rcAccessToken=", "application/x-www-form-urlencoded"), "rcAccessToken must be"),
         ({**api_event("not base64!"), "isBase64Encoded": True}, "not valid base64"),
         (api_event("not json", "application/x-www-form-urlencoded"), "fields the exchange"),
-        (api_event("rcTokenType=Bearer", "application/x-www-form-urlencoded"), "fields the exch"),
+        (api_event("rcTokenType=Bearer", "application/x-www-form-urlencoded"), "without rcAccess"),
         (api_event(json.dumps({"token": RC_TOKEN})), "fields the exchange does not know"),
         (api_event(json.dumps({"rcAccessToken": RC_TOKEN, "x": 1})), "fields the exchange"),
         (api_event("[" * 20_000 + "]" * 20_000), "must be JSON"),
@@ -493,3 +494,154 @@ def test_exchange_exchanger_stored_token_is_what_readers_see(
     # Then a cold reader finds exactly that token as the newest
     assert isinstance(token, StoredToken)
     assert ring.newest() == token
+
+
+# -- who may switch the account, and how often ----------------------------------------
+
+
+OTHER_ACCOUNT = {"mainAccountId": "2002", "adminId": "77"}
+
+
+def test_exchange_login_for_another_account_is_409_and_writes_nothing(
+    exchanger: Exchanger, ringcx: FakeRingCX, secrets: FakeSecretsManager, clock: FakeClock
+) -> None:
+    # Given a chain pinned by its first login
+    first = exchanger.exchange(RC_TOKEN)
+    clock.advance(120)
+
+    # When a posted RC token yields another RingCX account
+    ringcx.reply_extra = OTHER_ACCOUNT
+    writes = secrets.count(PUT)
+    with pytest.raises(BrokerError) as caught:
+        exchanger.exchange(RC_TOKEN)
+
+    # Then it is refused with 409, and the chain is untouched
+    assert caught.value.status == HTTPStatus.CONFLICT
+    assert '"replaceAccount": true' in caught.value.message
+    assert secrets.count(PUT) == writes
+    assert first.generation == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"rcAccessToken": RC_TOKEN, "replaceAccount": True}),
+        f"rcAccessToken={RC_TOKEN}&replaceAccount=true",
+    ],
+    ids=["json", "form"],
+)
+def test_exchange_replace_account_switches_on_purpose(
+    handler: Handler,
+    exchanger: Exchanger,
+    ringcx: FakeRingCX,
+    ring: TokenRing,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    body: str,
+) -> None:
+    # Given a chain of one account, and an admin posting another account's token on purpose
+    exchanger.exchange(RC_TOKEN)
+    clock.advance(120)
+    ringcx.reply_extra = OTHER_ACCOUNT
+    form = body.startswith("rcAccessToken=")
+    event = api_event(body, "application/x-www-form-urlencoded" if form else "application/json")
+
+    # When it is handled
+    with caplog.at_level(logging.WARNING):
+        reply = handler(event)
+
+    # Then the new account's generation is stored, and the switch is logged
+    assert reply["statusCode"] == HTTPStatus.OK
+    newest = ring.newest()
+    assert newest is not None and newest.account.main_account_id == "2002"
+    assert any("Switching the token chain" in r.getMessage() for r in caplog.records)
+
+
+def test_exchange_expected_main_account_refuses_even_the_first_login(
+    ring: TokenRing, ringcx: FakeRingCX, login: FakeLogin, clock: FakeClock
+) -> None:
+    # Given a deployment pinned to main account 1001 and a first login for 2002
+    exchanger = Exchanger(ring, ringcx.client, login, clock, expected_main_account="1001")
+    ringcx.reply_extra = {"mainAccountId": "2002"}
+
+    # When it logs in, even asking to replace
+    with pytest.raises(BrokerError) as caught:
+        exchanger.exchange(None, replace_account=True)
+
+    # Then the parameter wins: 409, nothing stored
+    assert caught.value.status == HTTPStatus.CONFLICT
+    assert "ExpectedMainAccountId" in caught.value.message
+    assert ring.newest() is None
+
+
+@pytest.mark.parametrize("body", ['{"replaceAccount": "yes"}', '{"replaceAccount": 1}'])
+def test_exchange_replace_account_must_be_a_boolean(
+    handler: Handler, login: FakeLogin, body: str
+) -> None:
+    reply = handler(api_event(body))
+    assert reply["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert "replaceAccount must be true or false" in body_of(reply)["message"]
+    assert login.calls == 0
+
+
+def test_exchange_cooldown_refuses_a_second_exchange_without_an_auth_call(
+    ring: TokenRing, ringcx: FakeRingCX, login: FakeLogin, clock: FakeClock
+) -> None:
+    # Given a stored exchange, and the default 60 s cooldown
+    exchanger = Exchanger(ring, ringcx.client, login, clock)
+    exchanger.exchange(RC_TOKEN)
+
+    # When another exchange comes 20 s later, from any container
+    clock.advance(20)
+    other = Exchanger(ring, ringcx.client, login, clock)
+    with pytest.raises(RateLimited) as caught:
+        other.exchange(None)
+
+    # Then it is a 429 with the time left, and neither RingCX nor RingCentral was called
+    assert caught.value.retry_after == 40
+    assert ringcx.exchange_calls == [RC_TOKEN]
+    assert login.calls == 0
+
+    # And once the cooldown has passed it is accepted
+    clock.advance(40)
+    assert other.exchange(None).generation == 2
+
+
+def test_exchange_cooldown_does_not_follow_the_refreshers_rotations(
+    ring: TokenRing,
+    ringcx: FakeRingCX,
+    login: FakeLogin,
+    clock: FakeClock,
+    secrets: FakeSecretsManager,
+) -> None:
+    # Given the ring's newest generation written by the refresher a second ago
+    seed(secrets, ring, make_token(3, now=clock(), source="refresh"))
+    clock.advance(1)
+
+    # When an admin exchanges
+    token = Exchanger(ring, ringcx.client, login, clock).exchange(RC_TOKEN)
+
+    # Then no cooldown applies: only stored exchanges start one
+    assert token.generation == 4
+
+
+def test_exchange_write_budget_full_slot_is_429_before_any_auth_call(
+    ring: TokenRing,
+    ringcx: FakeRingCX,
+    login: FakeLogin,
+    clock: FakeClock,
+    secrets: FakeSecretsManager,
+) -> None:
+    # Given the next slot already near its versions quota, and a budget over it
+    budget = WriteBudget(secrets.client, threshold=1, clock=clock)
+    secrets.external_put(ring.slot_of(1), "{}")
+    exchanger = Exchanger(ring, ringcx.client, login, clock, budget=budget)
+
+    # When a caller posts an RC token
+    with pytest.raises(RateLimited) as caught:
+        exchanger.exchange(RC_TOKEN)
+
+    # Then it is refused with a Retry-After, before RingCX was asked
+    assert caught.value.status == HTTPStatus.TOO_MANY_REQUESTS
+    assert "the exchange refused" in caught.value.message
+    assert ringcx.exchange_calls == []

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ringcx_broker.account_pin import AccountMismatch
 from ringcx_broker.errors import (
     BadRequest,
     CredentialsNotConfigured,
@@ -33,6 +34,7 @@ from ringcx_broker.refresher import (
 from ringcx_broker.ring import TokenRing, request_token
 from ringcx_broker.timing import TimingPolicy
 from ringcx_broker.tokens import StoredToken
+from ringcx_broker.write_budget import WriteBudget, WriteBudgetExceeded
 from tests.unit.core.conftest import slot_token
 from tests.unit.core.fakes import (
     FakeClock,
@@ -152,32 +154,55 @@ def stale(generation: int) -> RefreshRequest:
         (load_event("refresh-stale.json"), RefreshRequest(Kind.STALE, 1)),
         ({"staleGeneration": 0}, RefreshRequest(Kind.STALE, 0)),
         ({"force": False}, RefreshRequest(Kind.TICK)),
-        ({}, RefreshRequest(Kind.TICK)),
-        (None, RefreshRequest(Kind.TICK)),
-        ([], RefreshRequest(Kind.TICK)),
-        ("refresh", RefreshRequest(Kind.TICK)),
-        ({"detail-type": "Scheduled Event", "detail": {"force": True}}, RefreshRequest(Kind.TICK)),
+        ({"source": "aws.events", "detail-type": "Scheduled Event"}, RefreshRequest(Kind.TICK)),
+    ],
+    ids=["scheduled-event", "force-event", "stale-event", "stale-zero", "force-false", "bare"],
+)
+def test_refresh_request_from_event_documented_shapes(
+    event: object, expected: RefreshRequest
+) -> None:
+    # Given a scheduled event, or an operator's / proxy's invoke
+    # When it is turned into a request
+    # Then operators force, proxies report staleness, the schedule ticks
+    assert RefreshRequest.from_event(event) == expected
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        None,
+        [],
+        "x",
+        "refresh",
+        17,
+        {"detail-type": "Scheduled Event", "detail": {"force": True}},
+        {"source": "aws.events"},
+        {"force": True, "staleGeneration": 1},
+        {"force": True, "extra": 1},
     ],
     ids=[
-        "scheduled-event",
-        "force-event",
-        "stale-event",
-        "stale-zero",
-        "force-false",
         "empty",
         "null",
         "list",
+        "string-x",
         "string",
-        "odd-scheduled-shape",
+        "number",
+        "scheduled-without-source",
+        "source-only",
+        "both-fields",
+        "extra-field",
     ],
 )
-def test_refresh_request_from_event_known_and_unexpected_shapes(
-    event: object, expected: RefreshRequest
-) -> None:
-    # Given a scheduled event, an operator/proxy invoke, or something unexpected
-    # When it is turned into a request
-    # Then operators force, proxies report staleness, and anything else is a tick
-    assert RefreshRequest.from_event(event) == expected
+def test_refresh_request_from_event_undocumented_shapes_are_bad_requests(event: object) -> None:
+    # Given a payload that is none of the documented three (the review found "x" and []
+    # treated as a scheduled tick)
+    # When it is parsed
+    with pytest.raises(BadRequest) as caught:
+        RefreshRequest.from_event(event)
+
+    # Then it is refused, naming what is accepted
+    assert "scheduled event" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -188,6 +213,7 @@ def test_refresh_request_from_event_known_and_unexpected_shapes(
         ({"staleGeneration": 2.0}, "staleGeneration must be a non-negative integer"),
         ({"staleGeneration": True}, "staleGeneration must be a non-negative integer"),
         ({"staleGeneration": None}, "staleGeneration must be a non-negative integer"),
+        ({"staleGeneration": 10**40}, "staleGeneration must be a non-negative integer"),
         ({"force": "true"}, "force must be true or false"),
         ({"force": 1}, "force must be true or false"),
         ({"force": None}, "force must be true or false"),
@@ -770,6 +796,76 @@ def test_refresher_unwritable_slot_stores_rotation_in_the_next_one(world: World)
     assert world.metrics.total("SlotsSkipped") == 1
 
 
+# -- unplanned writes and the account pin -------------------------------------------------
+
+
+def budgeted(world: World, threshold: int = 1) -> Refresher:
+    """The world's refresher with a write budget over the fake's versions."""
+    return Refresher(
+        world.ring,
+        world.ringcx.client,
+        world.login,
+        TimingPolicy(),
+        clock=world.clock,
+        sleep=world.backoff,
+        metrics=world.metrics,
+        jitter=lambda: 1.0,
+        budget=WriteBudget(world.secrets.client, threshold=threshold, clock=world.clock),
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_", "age"), [(FORCE, 10), (stale(1), 10)], ids=["force", "early-expiry"]
+)
+def test_refresher_unplanned_rotation_into_a_full_slot_is_refused_with_429(
+    world: World, request_: RefreshRequest, age: float
+) -> None:
+    # Given generation 1 and the next slot already at the budget's threshold
+    world.chain(1, age=age)
+    world.secrets.external_put(world.ring.slot_of(2), "{}")
+    refresher = budgeted(world)
+
+    # When an operator forces a refresh, or a proxy reports an early rejection
+    with pytest.raises(WriteBudgetExceeded) as caught:
+        refresher.run(request_)
+
+    # Then nothing is spent at RingCX, nothing written, and the refusal is counted
+    assert caught.value.status == HTTPStatus.TOO_MANY_REQUESTS
+    assert world.ringcx.refresh_calls == []
+    assert world.secrets.count(PUT) == 0
+    assert world.metrics.total("WriteBudgetRefusals") == 1
+
+
+def test_refresher_scheduled_rotation_is_never_refused_by_the_budget(world: World) -> None:
+    # Given a due token and a next slot at the budget's threshold
+    world.chain(1, age=200)
+    world.secrets.external_put(world.ring.slot_of(2), "{}")
+
+    # When the schedule ticks
+    result = budgeted(world).run(TICK)
+
+    # Then the planned rotation happens: the budget only guards unplanned writes
+    assert result.action is Action.ROTATED
+
+
+def test_refresher_relogin_into_another_account_is_refused_and_reported(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a dead chain, and stored credentials that now belong to another account
+    world.chain(1, age=200, live=False)
+    world.ringcx.reply_extra = {"mainAccountId": "2002", "adminId": "77"}
+
+    # When the schedule ticks and re-logs in
+    with caplog.at_level(logging.ERROR), pytest.raises(AccountMismatch) as caught:
+        world.refresher.run(TICK)
+
+    # Then nothing moves every caller to that account: 409, a failed re-login, no write
+    assert caught.value.status == HTTPStatus.CONFLICT
+    assert world.metrics.total("ReloginFailures") == 1
+    assert world.secrets.count(PUT) == 0
+    assert any("Re-login failed" in r.getMessage() for r in caplog.records)
+
+
 # -- persistence ------------------------------------------------------------------
 
 
@@ -863,7 +959,9 @@ def test_handle_scheduled_event_returns_summary_without_tokens(world: World) -> 
     assert str(token.refresh_token) not in rendered
 
 
-@pytest.mark.parametrize("event", [{"staleGeneration": "1"}, {"force": "yes"}])
+@pytest.mark.parametrize(
+    "event", [{"staleGeneration": "1"}, {"force": "yes"}, "x", [], None, {}, {"a": [1]}]
+)
 def test_handle_invalid_direct_invoke_returns_400_without_running(
     world: World, event: dict[str, Any]
 ) -> None:
