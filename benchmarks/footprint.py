@@ -1,6 +1,6 @@
 """Section 4: what the build weighs and what one container holds in memory.
 
-Why: design section 5 caps the built layer at 10 MB (boto3 is never
+Why: the performance budget caps the built layer at 10 MB (boto3 is never
 vendored: the runtime has it) and each function's own code at 100 KB, and a
 container's memory decides the MemorySize it needs. Peak RSS comes from the
 cold-start runs (VmHWM in the child after its first invoke).

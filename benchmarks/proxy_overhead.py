@@ -1,4 +1,4 @@
-"""What the proxy adds to a RingCX call, measured on loopback (design section 5).
+"""What the proxy adds to a RingCX call, measured on loopback (the performance budget).
 
 Starts the simulator and moto's Secrets Manager, seeds the token ring with a
 real JWT login, then sends warm requests through ProxyFunction's real Lambda
@@ -12,7 +12,7 @@ is everything the broker does itself: routing, validation, the token cache,
 header/body translation and building the API Gateway response.
 
 Prints p50/p95/p99 of the overhead and the Secrets Manager calls per 1,000
-warm requests. The design budget is < 0.5 ms at p50 and 0 calls.
+warm requests. The budget is < 0.5 ms at p50 and 0 calls.
 
 With ``--ringcx-latency MS`` / ``--sm-latency MS`` the simulator and moto sit
 behind FaultProxies that add that much per round trip, as RingCX and Secrets
@@ -23,7 +23,7 @@ the broker's own work grows when the upstream is slow.
 With ``--cold-rounds N`` (default 5) it also times cold starts side by side:
 a fresh interpreter from launch to the first proxied response, for the real
 handler and for a bare boto3 + urllib3 baseline doing the same I/O (read the
-ring in one BatchGetSecretValue, call RingCX). The design budget is 1.15x
+ring in one BatchGetSecretValue, call RingCX). The budget is 1.15x
 the baseline.
 
     .venv/bin/python benchmarks/proxy_overhead.py [--requests 2000] [--cold-rounds 5]
