@@ -7,8 +7,10 @@ caller waits for on a cold Lambda, minus the sandbox itself.
 
 Both sides run in a fresh ``python3.13 -I -S`` with only the runtime's
 packages, the same environment (the template's, pointed at moto and the
-simulator) and the same event, alternating, so drift on the machine hits
-both equally. ``-X importtime`` then breaks down the handler's import.
+simulator through FaultProxies) and the same event, alternating, so drift on
+the machine hits both equally. Each mode sets the proxies' latency: AWS-like
+(the headline) or none (loopback); the proxies count every round trip each
+run makes. ``-X importtime`` then breaks down the handler's import.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.harness import ROOT, TemplateStack, broker_services, load_event, secrets_client
+from benchmarks.latency import LOOPBACK, Latency, Proxies, RoundTrips
 from benchmarks.stats import median, ratio, rounded
 from ringcx_dev.lambda_process import (
     BuiltStack,
@@ -38,7 +41,8 @@ from ringcx_dev.local.functions import lambda_environment
 BASELINE_DIR = ROOT / "benchmarks"
 BASELINE_MODULE = "baseline_handler"
 PROXY = "ProxyFunction"
-GOAL_RATIO = 1.3
+GOAL_RATIO = 1.15
+GOAL_SECRETS_ROUND_TRIPS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,34 +50,42 @@ class ColdRun:
     seconds: float
     status: int | None
     max_rss_kb: int
+    round_trips: RoundTrips | None = None
 
 
 def spawn_once(
-    python: str, paths: Sequence[str], module: str, env: Mapping[str, str], event: object
+    python: str,
+    paths: Sequence[str],
+    module: str,
+    env: Mapping[str, str],
+    event: object,
+    proxies: Proxies | None = None,
 ) -> ColdRun:
-    """Start a fresh process, invoke once, and time process start -> first response."""
+    """Start a fresh process, invoke once, and time process start -> first response;
+    with ``proxies``, also count the round trips the process made through them."""
+    if proxies is not None:
+        proxies.reset()
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        proc = subprocess.Popen(
+        with subprocess.Popen(
             bootstrap_command(python, paths, module, report_memory=True),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
             env=dict(env),
-        )
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps([event]))
-        proc.stdin.close()
-        first: dict[str, Any] | None = None
-        while first is None:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            first = result_line(line)
-        elapsed = time.perf_counter() - started
-        rest = proc.stdout.read().splitlines()
-        proc.wait()
+        ) as proc:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(json.dumps([event]))
+            proc.stdin.close()
+            first: dict[str, Any] | None = None
+            while first is None:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                first = result_line(line)
+            elapsed = time.perf_counter() - started
+            rest = proc.stdout.read().splitlines()
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")
     if first is None or proc.returncode != 0:
@@ -83,7 +95,8 @@ def spawn_once(
     result = first.get("result")
     status = result.get("statusCode") if isinstance(result, dict) else None
     peak = next((kb for kb in map(memory_line, rest) if kb is not None), 0)
-    return ColdRun(elapsed, status, peak)
+    trips = proxies.snapshot() if proxies is not None else None
+    return ColdRun(elapsed, status, peak, trips)
 
 
 def interpreter_floor(python: str, runs: int) -> float:
@@ -208,6 +221,14 @@ def median_profile(
 # -- the section -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ColdEnvs:
+    """The child's environment pointed at the proxies, and straight at the emulators."""
+
+    proxied: dict[str, str]
+    direct: dict[str, str]
+
+
 def cold_start_env(
     stack: TemplateStack, built: BuiltStack, upstream_url: str, aws_env: Mapping[str, str]
 ) -> dict[str, str]:
@@ -218,28 +239,47 @@ def cold_start_env(
     return isolated_env({**spec.environment, **lambda_vars, **aws_env})
 
 
-def measure(
+def cold_start_envs(
+    stack: TemplateStack,
+    built: BuiltStack,
+    upstream_url: str,
+    aws_env: Mapping[str, str],
+    proxies: Proxies,
+) -> ColdEnvs:
+    return ColdEnvs(
+        proxied=cold_start_env(stack, built, proxies.ringcx.url, {**aws_env, **proxies.aws_env()}),
+        direct=cold_start_env(stack, built, upstream_url, aws_env),
+    )
+
+
+def sides(built: BuiltStack) -> dict[str, tuple[list[str], str]]:
+    """``sys.path`` and handler module of each side."""
+    return {
+        "broker": (built.sys_path(PROXY), "app"),
+        "baseline": ([str(BASELINE_DIR), str(built.runtime)], BASELINE_MODULE),
+    }
+
+
+def time_sides(
     python: str,
     built: BuiltStack,
     env: Mapping[str, str],
     runs: int,
-    event: Mapping[str, Any] | None = None,
+    proxies: Proxies | None,
+    event: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Alternate broker and baseline cold starts (after one discarded pair)."""
-    event = event or load_event()
-    sides = {
-        "broker": (built.sys_path(PROXY), "app"),
-        "baseline": ([str(BASELINE_DIR), str(built.runtime)], BASELINE_MODULE),
-    }
-    for paths, module in sides.values():  # fill the page cache; not counted
-        spawn_once(python, paths, module, env, event)
-    samples: dict[str, list[ColdRun]] = {name: [] for name in sides}
+    """Alternate broker and baseline cold starts (after one discarded pair);
+    medians, ratios and, with ``proxies``, the round trips of every run."""
+    both = sides(built)
+    for paths, module in both.values():  # fill the page cache; not counted
+        spawn_once(python, paths, module, env, event, proxies)
+    samples: dict[str, list[ColdRun]] = {name: [] for name in both}
     for i in range(runs):
-        order = list(sides) if i % 2 == 0 else list(reversed(sides))
+        order = list(both) if i % 2 == 0 else list(reversed(both))
         for name in order:
-            paths, module = sides[name]
-            samples[name].append(spawn_once(python, paths, module, env, event))
-    result: dict[str, Any] = {"runs_per_side": runs, "interpreter_floor_ms": None}
+            paths, module = both[name]
+            samples[name].append(spawn_once(python, paths, module, env, event, proxies))
+    result: dict[str, Any] = {"runs_per_side": runs}
     for name, runs_ in samples.items():
         result[name] = {
             "median_ms": median([r.seconds for r in runs_]) * 1000,
@@ -247,6 +287,7 @@ def measure(
             "max_ms": max(r.seconds for r in runs_) * 1000,
             "statuses": sorted({r.status for r in runs_}, key=str),
             "peak_rss_mb": median([r.max_rss_kb for r in runs_]) / 1024,
+            **round_trip_figures([r.round_trips for r in runs_ if r.round_trips is not None]),
         }
     result["ratio"] = rounded(ratio(result["broker"]["median_ms"], result["baseline"]["median_ms"]))
     # The fastest run of each side is the least disturbed by other load on the
@@ -264,15 +305,81 @@ def measure(
             ]
         )
     )
-    result["goal_ratio"] = GOAL_RATIO
+    return result
+
+
+def round_trip_figures(trips: Sequence[RoundTrips]) -> dict[str, Any]:
+    """Round trips of one side's cold path: the same in every run unless the
+    code path varies, so the range is kept to show that it did not."""
+    if not trips:
+        return {}
+    secrets = [t.secrets_total for t in trips]
+    invokes = [t.invoke for t in trips]
+    return {
+        "round_trips": trips[-1].to_json(),
+        "secrets_manager_round_trips": max(secrets),
+        "secrets_manager_round_trips_range": [min(secrets), max(secrets)],
+        "lambda_invoke_round_trips": max(invokes),
+        "lambda_invoke_round_trips_range": [min(invokes), max(invokes)],
+        "proxied_errors": sum(t.errors for t in trips),
+    }
+
+
+def measure(
+    python: str,
+    built: BuiltStack,
+    envs: ColdEnvs,
+    runs: int,
+    proxies: Proxies,
+    modes: Sequence[Latency],
+    event: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Each mode's side-by-side cold starts, then the import breakdown (once:
+    imports do not depend on latency).
+
+    At injected latency every run goes through the proxies and is counted.
+    On loopback the timed runs go straight to moto and the simulator, as the
+    loopback figure always has: a proxy hop costs about a millisecond per
+    round trip, which would tax the side with more round trips. Its round
+    trips come from one more, untimed run per side through the proxies."""
+    event = event or load_event()
+    result: dict[str, Any] = {
+        "goal_ratio": GOAL_RATIO,
+        "goal_secrets_round_trips": GOAL_SECRETS_ROUND_TRIPS,
+        "modes": {},
+    }
+    for latency in modes:
+        proxies.apply(latency)
+        if latency.mode == "loopback":
+            timed = time_sides(python, built, envs.direct, runs, None, event)
+            counted = {
+                name: spawn_once(python, paths, module, envs.proxied, event, proxies)
+                for name, (paths, module) in sides(built).items()
+            }
+            for name, run in counted.items():
+                assert run.round_trips is not None
+                timed[name].update(round_trip_figures([run.round_trips]))
+            timed["round_trips_counted"] = "in one extra untimed run per side, via the proxies"
+        else:
+            timed = time_sides(python, built, envs.proxied, runs, proxies, event)
+            timed["round_trips_counted"] = "in every timed run, at the proxies"
+        result["modes"][latency.mode] = {"latency": latency.to_json(), **timed}
+    proxies.apply(LOOPBACK)
+    both = sides(built)
     result["interpreter_floor_ms"] = interpreter_floor(python, max(3, runs // 2)) * 1000
     result["import"] = {
-        name: median_profile(python, paths, module, env, event)
-        for name, (paths, module) in sides.items()
+        name: median_profile(python, paths, module, envs.direct, event)
+        for name, (paths, module) in both.items()
     }
     result["import_difference"] = import_difference(result["import"])
-    result["import_steps_ms"] = import_steps(python, built.sys_path(PROXY), env)
+    result["import_steps_ms"] = import_steps(python, built.sys_path(PROXY), envs.direct)
     return result
+
+
+def peak_rss_mb(cold: Mapping[str, Any]) -> dict[str, float]:
+    """Each side's peak RSS, from the first mode measured."""
+    first = next(iter(cold["modes"].values()))
+    return {side: first[side]["peak_rss_mb"] for side in ("broker", "baseline")}
 
 
 # Imported one after another in one process, so each figure is what that step

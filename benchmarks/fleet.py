@@ -20,6 +20,14 @@ and Secrets Manager calls (to moto) are real and go over loopback.
 - **naive**: N ``NaiveClient`` instances (``naive_client.py``).
 
 Each container sends a steady stream of ``GET /voice/api/v1/admin/accounts``.
+
+Every request also goes through FaultProxies (Secrets Manager for the
+containers, Secrets Manager for the refresher, RingCX), which count its round
+trips and, with ``FleetConfig.latency``, add AWS-like latency to each. The
+injected latency is real time; the virtual clock does not see it, so it
+changes what each request costs a caller (its wall time), never when tokens
+expire, when the refresher ticks or which requests overlap (none do: the loop
+is serial). The counts must therefore match the loopback run's.
 """
 
 from __future__ import annotations
@@ -27,11 +35,14 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import urllib3
 
 from benchmarks.harness import (
@@ -42,9 +53,11 @@ from benchmarks.harness import (
     load_event,
     scaled_sim_config,
     secrets_client,
+    secrets_endpoint,
 )
+from benchmarks.latency import AUTH_GROUPS, LOOPBACK, Latency
 from benchmarks.naive_client import NaiveAuthFailed, NaiveClient, NaiveCredentials
-from benchmarks.stats import ratio, rounded
+from benchmarks.stats import median, percentile, ratio, rounded
 from benchmarks.vclock import VirtualClock
 from ringcx_broker import refresher as refresher_module
 from ringcx_broker.proxy.app import ProxyApp
@@ -53,6 +66,7 @@ from ringcx_broker.proxy.token_source import RefreshOutcome, TokenSource, parse_
 from ringcx_broker.refresher import Refresher
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.timing import TimingPolicy
+from ringcx_dev.faultproxy import FaultProxy, aws_operation, path_group
 from ringcx_dev.simulator import Simulator
 
 AUTH_ENDPOINTS = ("rc_token", "rcx_exchange", "rcx_refresh")
@@ -67,6 +81,7 @@ class FleetConfig:
     requests_per_lifetime: int = 20  # per container
     refresh_fraction: float = 0.4
     leeway_fraction: float = 0.1
+    latency: Latency = LOOPBACK
 
     @property
     def tick(self) -> float:
@@ -90,6 +105,7 @@ class SideResult:
     secrets_calls: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     extra: dict[str, Any] = field(default_factory=dict)
+    costs: list[RequestCost] = field(default_factory=list)
 
     def summary(self, lifetimes: int) -> dict[str, Any]:
         calls = sum(self.auth[e]["calls"] for e in AUTH_ENDPOINTS)
@@ -106,7 +122,139 @@ class SideResult:
             "requests_failed": sum(n for s, n in self.statuses.items() if s != "200"),
             "upstream_calls": self.auth["api"]["calls"],
             **self.extra,
+            **per_request(self.costs),
         }
+
+
+# -- what each request cost, counted at the proxies ------------------------------
+
+COLD, WARM = "cold", "warm"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCost:
+    """One request's round trips (its container's own and the refresher's,
+    when it invoked it) and its wall time, injected latency included."""
+
+    kind: str
+    seconds: float
+    secrets: int
+    refresher_secrets: int
+    invokes: int
+    ringcx: int
+    auth: int
+
+
+def request_kind(first: bool, invokes: int, auth: int, secrets: int) -> str:
+    if first:
+        return COLD
+    if invokes:
+        return "stale: invoked the refresher"
+    if auth:
+        return "re-authenticated"
+    if secrets:
+        return "new generation: ring read"
+    return WARM
+
+
+class Meter:
+    """Counts each request's round trips at the fleet's proxies.
+
+    The proxies' counters are reset before each request, so what they hold
+    afterwards is that request's; the event loop is serial, so nothing else
+    runs in between."""
+
+    def __init__(
+        self,
+        own: FaultProxy,
+        ringcx: FaultProxy,
+        refresher: FaultProxy | None = None,
+        invocations: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self._proxies = [p for p in (own, ringcx, refresher) if p is not None]
+        self._own, self._ringcx, self._refresher = own, ringcx, refresher
+        self._invocations = invocations
+        self.costs: list[RequestCost] = []
+
+    def measure[T](self, first: bool, call: Callable[[], T]) -> T:
+        for proxy in self._proxies:
+            proxy.reset_counters()
+        invoked = self._invocations()
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            seconds = time.perf_counter() - started
+            invokes = self._invocations() - invoked
+            auth = sum(self._ringcx.calls(group) for group in AUTH_GROUPS)
+            secrets = self._own.calls()
+            self.costs.append(
+                RequestCost(
+                    request_kind(first, invokes, auth, secrets),
+                    seconds,
+                    secrets,
+                    self._refresher.calls() if self._refresher else 0,
+                    invokes,
+                    self._ringcx.calls(),
+                    auth,
+                )
+            )
+
+
+def per_request(costs: Sequence[RequestCost]) -> dict[str, Any]:
+    """Round trips and wall time per kind of request, and what a cold request adds."""
+    kinds: dict[str, list[RequestCost]] = {}
+    for cost in costs:
+        kinds.setdefault(cost.kind, []).append(cost)
+    table = {}
+    for kind, group in sorted(kinds.items(), key=lambda kv: _KIND_ORDER.get(kv[0], 9)):
+        ms = [c.seconds * 1000 for c in group]
+        table[kind] = {
+            "requests": len(group),
+            "median_ms": rounded(median(ms), 2),
+            "p95_ms": rounded(percentile(ms, 95), 2),
+            "secrets_round_trips": _range(c.secrets for c in group),
+            "refresher_secrets_round_trips": _range(c.refresher_secrets for c in group),
+            "invoke_round_trips": _range(c.invokes for c in group),
+            "ringcx_round_trips": _range(c.ringcx for c in group),
+        }
+    added = None
+    if COLD in table and WARM in table:
+        added = rounded(table[COLD]["median_ms"] - table[WARM]["median_ms"], 2)
+    return {"per_request": table, "cold_request_added_ms": added} if costs else {}
+
+
+_KIND_ORDER = {COLD: 0, WARM: 1}
+
+
+def _range(values: Iterator[int] | Sequence[int]) -> list[int]:
+    """[min, max]: usually equal, which shows the kind is one code path."""
+    items = list(values)
+    return [min(items), max(items)]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetProxies:
+    containers: FaultProxy  # Secrets Manager, as the containers reach it
+    refresher: FaultProxy  # Secrets Manager, as the refresher reaches it
+    ringcx: FaultProxy
+
+    def client(self, proxy: FaultProxy) -> Any:
+        return boto3.client("secretsmanager", endpoint_url=proxy.url)
+
+
+@contextmanager
+def fleet_proxies(secrets_url: str, ringcx_url: str, latency: Latency) -> Iterator[FleetProxies]:
+    with ExitStack() as stack:
+        started = FleetProxies(
+            stack.enter_context(FaultProxy(secrets_url, aws_operation)),
+            stack.enter_context(FaultProxy(secrets_url, aws_operation)),
+            stack.enter_context(FaultProxy(ringcx_url, path_group)),
+        )
+        started.containers.set_latency(latency.secrets)
+        started.refresher.set_latency(latency.secrets)
+        started.ringcx.set_latency(latency.ringcx)
+        yield started
 
 
 # -- the event loop ----------------------------------------------------------------
@@ -144,13 +292,18 @@ class InProcessRefresher:
     """Stands in for ``LambdaRefresher``: the synchronous invoke of the
     RefreshFunction, run in-process with the same event and reply shapes."""
 
-    def __init__(self, refresher: Refresher, clock: VirtualClock) -> None:
+    def __init__(self, refresher: Refresher, clock: VirtualClock, latency: float = 0.0) -> None:
         self._refresher = refresher
         self._clock = clock
+        self._latency = latency
         self.invocations = 0
 
     def request_refresh(self, stale_generation: int) -> RefreshOutcome:
+        """The refresher's reply; waits the Invoke round trip in real time
+        (not on the virtual clock), as the caller would wait on Lambda."""
         self.invocations += 1
+        if self._latency > 0:
+            time.sleep(self._latency)
         reply = refresher_module.handle(
             {"staleGeneration": stale_generation}, self._refresher, self._clock
         )
@@ -162,14 +315,18 @@ def run_broker(n: int, cfg: FleetConfig) -> SideResult:
     sim_config = scaled_sim_config(cfg.lifetime)
     pool = urllib3.PoolManager(maxsize=4, retries=False)
     result = SideResult()
-    with Simulator(sim_config, clock=clock) as sim:
-        writer_client, reader_client = secrets_client(), secrets_client()
-        stack = TemplateStack.create(writer_client, sim_config)
+    with (
+        Simulator(sim_config, clock=clock) as sim,
+        fleet_proxies(secrets_endpoint(), sim.base_url, cfg.latency) as via,
+    ):
+        writer_client, reader_client = via.client(via.refresher), via.client(via.containers)
+        stack = TemplateStack.create(secrets_client(), sim_config)
         writer_calls, reader_calls = count_calls(writer_client), count_calls(reader_client)
         timing = TimingPolicy(cfg.refresh_fraction, cfg.leeway_fraction, cfg.tick)
-        settings = stack.settings(sim.base_url, timing)
+        settings = stack.settings(via.ringcx.url, timing)
         services = broker_services(settings, writer_client, clock, clock.sleep, pool)
-        invoker = InProcessRefresher(services.refresher, clock)
+        invoker = InProcessRefresher(services.refresher, clock, cfg.latency.invoke)
+        meter = Meter(via.containers, via.ringcx, via.refresher, lambda: invoker.invocations)
 
         def ring() -> TokenRing:
             return TokenRing(reader_client, settings.token_secret_ids, sleep=clock.sleep)
@@ -183,6 +340,7 @@ def run_broker(n: int, cfg: FleetConfig) -> SideResult:
             )
             for _ in range(n)
         ]
+        served: set[int] = set()
         event, context = load_event(), LambdaContext()
         start = clock()
         events = request_times(n, cfg, start)
@@ -199,12 +357,15 @@ def run_broker(n: int, cfg: FleetConfig) -> SideResult:
                 except refresher_module.ScheduledRefreshFailed as exc:
                     failed_ticks[str(exc)[:60]] += 1
                 return
-            reply = proxies[index].handle(event, context)
+            first = index not in served
+            served.add(index)
+            reply = meter.measure(first, lambda: proxies[index].handle(event, context))
             result.statuses[str(reply["statusCode"])] += 1
 
         drive(clock, events, on_event)
         result.auth = sim.counters()
         result.secrets_calls = writer_calls + reader_calls
+        result.costs = meter.costs
         newest = services.ring.newest()
         generations = newest.generation if newest else 0
         result.extra = {
@@ -216,7 +377,7 @@ def run_broker(n: int, cfg: FleetConfig) -> SideResult:
                 sum(result.auth[e]["calls"] for e in AUTH_ENDPOINTS) / max(1, generations), 2
             ),
             "secrets_writes": writer_calls.get("PutSecretValue", 0),
-            "secrets_reads_by_proxies": reader_calls.get("GetSecretValue", 0),
+            "secrets_reads_by_proxies": sum(reader_calls.values()),
         }
     return result
 
@@ -229,34 +390,60 @@ def run_naive(n: int, cfg: FleetConfig) -> SideResult:
     sim_config = scaled_sim_config(cfg.lifetime)
     pool = urllib3.PoolManager(maxsize=4, retries=False)
     result = SideResult()
-    with Simulator(sim_config, clock=clock) as sim:
-        client = secrets_client()
-        stack = TemplateStack.create(client, sim_config)
+    with (
+        Simulator(sim_config, clock=clock) as sim,
+        fleet_proxies(secrets_endpoint(), sim.base_url, cfg.latency) as via,
+    ):
+        client = via.client(via.containers)
+        stack = TemplateStack.create(secrets_client(), sim_config)
         calls = count_calls(client)
+        meter = Meter(via.containers, via.ringcx)
         clients: list[NaiveClient | None] = [None] * n
         path = load_event()["path"]
         secret_id = stack.stack.credentials_secret_id
         auth_failures: Counter[str] = Counter()
 
-        def on_event(_kind: int, index: int) -> None:
+        def request(index: int) -> str:
             naive = clients[index]
             if naive is None:  # this container's cold start
                 credentials = NaiveCredentials.from_secret(client, secret_id)
-                naive = clients[index] = NaiveClient(sim.base_url, sim.base_url, credentials, pool)
+                naive = clients[index] = NaiveClient(
+                    via.ringcx.url, via.ringcx.url, credentials, pool
+                )
             try:
-                result.statuses[str(naive.get(path))] += 1
+                return str(naive.get(path))
             except NaiveAuthFailed as exc:
                 auth_failures[f"{exc.step} {exc.status}"] += 1
-                result.statuses[f"auth {exc.status}"] += 1
+                return f"auth {exc.status}"
+
+        def on_event(_kind: int, index: int) -> None:
+            result.statuses[meter.measure(clients[index] is None, lambda: request(index))] += 1
 
         drive(clock, request_times(n, cfg, clock()), on_event)
         result.auth = sim.counters()
         result.secrets_calls = calls
+        result.costs = meter.costs
         result.extra = {"auth_failures": dict(auth_failures)}
     return result
 
 
 # -- the section -------------------------------------------------------------------
+
+
+def counts_match(loopback: dict[str, Any], slow: dict[str, Any]) -> dict[str, bool]:
+    """Per N run in both: whether latency left every count unchanged, as a
+    virtual clock must (auth calls, Secrets Manager calls, failed requests)."""
+    keys = ("auth_by_endpoint", "secrets_by_operation", "requests", "requests_failed")
+    fast = {row["containers"]: row for row in loopback["rows"]}
+    return {
+        str(row["containers"]): all(
+            row[side][key] == fast[row["containers"]][side][key]
+            for side in ("broker", "naive")
+            for key in keys
+        )
+        for row in slow["rows"]
+        if row["containers"] in fast
+    }
 
 
 def measure(cfg: FleetConfig, sizes: Sequence[int] | None = None) -> dict[str, Any]:
@@ -277,6 +464,7 @@ def measure(cfg: FleetConfig, sizes: Sequence[int] | None = None) -> dict[str, A
     period = math.ceil(round((1 - cfg.refresh_fraction) * cfg.lifetime / cfg.tick, 9)) * cfg.tick
     return {
         "clock": "virtual (simulator, refresher, proxies and rate gates share one clock)",
+        "latency": cfg.latency.to_json(),
         "rotation_period_s": period,
         "expected_refreshes_per_lifetime": rounded(cfg.lifetime / period, 2),
         "notes": [

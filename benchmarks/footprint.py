@@ -1,6 +1,6 @@
 """Section 4: what the build weighs and what one container holds in memory.
 
-Why: design section 5 caps the built layer at 10 MB (boto3 is never
+Why: the performance budget caps the built layer at 10 MB (boto3 is never
 vendored: the runtime has it) and each function's own code at 100 KB, and a
 container's memory decides the MemorySize it needs. Peak RSS comes from the
 cold-start runs (VmHWM in the child after its first invoke).
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.build import tree_size
+from benchmarks.cold_start import peak_rss_mb
 from ringcx_dev.lambda_process import BuiltStack
 
 LAYER_LIMIT = 10 * 1024 * 1024
@@ -54,7 +55,5 @@ def measure(built: BuiltStack, cold: dict[str, Any] | None) -> dict[str, Any]:
         ],
         "function_bytes": {name: tree_size(built.function_dir(name)) for name in FUNCTIONS},
         "function_limit_bytes": FUNCTION_LIMIT,
-        "peak_rss_mb": {side: cold[side]["peak_rss_mb"] for side in ("broker", "baseline")}
-        if cold
-        else {},
+        "peak_rss_mb": peak_rss_mb(cold) if cold else {},
     }

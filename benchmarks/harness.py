@@ -10,6 +10,7 @@ deployed functions, or the comparison would measure a different system.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,6 +66,11 @@ class LambdaContext:
 def secrets_client() -> SecretsManagerClient:
     """Plain boto3: the endpoint comes from AWS_ENDPOINT_URL_SECRETS_MANAGER."""
     return boto3.client("secretsmanager")
+
+
+def secrets_endpoint() -> str:
+    """moto's URL, as the runner exported it for plain boto3."""
+    return os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
 
 
 def count_calls(client: Any) -> Counter[str]:

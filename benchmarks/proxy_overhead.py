@@ -1,4 +1,4 @@
-"""What the proxy adds to a RingCX call, measured on loopback (design section 5).
+"""What the proxy adds to a RingCX call, measured on loopback (the performance budget).
 
 Starts the simulator and moto's Secrets Manager, seeds the token ring with a
 real JWT login, then sends warm requests through ProxyFunction's real Lambda
@@ -12,14 +12,22 @@ is everything the broker does itself: routing, validation, the token cache,
 header/body translation and building the API Gateway response.
 
 Prints p50/p95/p99 of the overhead and the Secrets Manager calls per 1,000
-warm requests. The design budget is < 2 ms at p50 and 0 calls.
+warm requests. The budget is < 0.5 ms at p50 and 0 calls.
+
+With ``--ringcx-latency MS`` / ``--sm-latency MS`` the simulator and moto sit
+behind FaultProxies that add that much per round trip, as RingCX and Secrets
+Manager cost on AWS. The proxy's hop and its latency are part of the upstream
+time, so the overhead keeps its meaning; the question it answers is whether
+the broker's own work grows when the upstream is slow.
 
 With ``--cold-rounds N`` (default 5) it also times cold starts side by side:
 a fresh interpreter from launch to the first proxied response, for the real
 handler and for a bare boto3 + urllib3 baseline doing the same I/O (read the
-ring's slots, call RingCX). The design budget is 1.3x the baseline.
+ring in one BatchGetSecretValue, call RingCX). The budget is 1.15x
+the baseline.
 
     .venv/bin/python benchmarks/proxy_overhead.py [--requests 2000] [--cold-rounds 5]
+        [--ringcx-latency 100] [--sm-latency 20]
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ from ringcx_broker.ratelimit import RateGate  # noqa: E402
 from ringcx_broker.ring import TokenRing  # noqa: E402
 from ringcx_broker.ringcentral import RingCentralClient  # noqa: E402
 from ringcx_broker.ringcx import RingCXClient  # noqa: E402
+from ringcx_dev.faultproxy import FaultProxy, path_group  # noqa: E402
 from ringcx_dev.moto_server import MotoServer, patched_env  # noqa: E402
 from ringcx_dev.simulator import SimConfig, Simulator  # noqa: E402
 from ringcx_dev.stack import create_stack, put_credentials  # noqa: E402
@@ -130,17 +139,35 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--event", default="proxy-get-accounts")
     parser.add_argument("--cold-rounds", type=int, default=5)
+    parser.add_argument("--ringcx-latency", type=float, default=0.0, help="ms per RingCX call")
+    parser.add_argument("--sm-latency", type=float, default=0.0, help="ms per Secrets Manager call")
     args = parser.parse_args()
     event = json.loads((ROOT / "events" / f"{args.event}.json").read_text())
 
     moto = MotoServer()
     moto.start()
     try:
-        with patched_env(moto.env()), Simulator(SimConfig()) as simulator:
+        with (
+            patched_env(moto.env()),
+            Simulator(SimConfig()) as simulator,
+            FaultProxy(moto.url) as secrets_proxy,
+            FaultProxy(simulator.base_url, path_group) as ringcx_proxy,
+        ):
             stack = create_stack(boto3.client("secretsmanager"))
             seed(simulator, stack.credentials_secret_id, stack.token_secret_ids)
-            env = {
-                "RINGCX_SERVER_URL": simulator.base_url,
+            upstream = simulator.base_url
+            env = {}
+            if args.ringcx_latency > 0 or args.sm_latency > 0:
+                ringcx_proxy.set_latency(args.ringcx_latency / 1000)
+                secrets_proxy.set_latency(args.sm_latency / 1000)
+                upstream = ringcx_proxy.url
+                env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = secrets_proxy.url
+                print(
+                    f"injected latency         : RingCX {args.ringcx_latency:g} ms, "
+                    f"Secrets Manager {args.sm_latency:g} ms per round trip"
+                )
+            env |= {
+                "RINGCX_SERVER_URL": upstream,
                 "TOKEN_SECRET_IDS": ",".join(stack.token_secret_ids),
                 "REFRESH_FUNCTION_NAME": "ringcx-broker-RefreshFunction",
                 "POWERTOOLS_SERVICE_NAME": "ringcx-broker",
@@ -199,10 +226,10 @@ def run(event: dict[str, Any], requests: int, warmup: int) -> int:
     print(
         "proxy overhead p50/p95/p99: "
         f"{ms(overhead, 50)} / {ms(overhead, 95)} / {ms(overhead, 99)}"
-        f"  (mean {statistics.fmean(overhead) * 1000:.3f} ms; budget p50 < 2 ms)"
+        f"  (mean {statistics.fmean(overhead) * 1000:.3f} ms; budget p50 < 0.5 ms)"
     )
     print(f"Secrets Manager calls    : {per_thousand:.1f} per 1,000 warm requests (budget 0)")
-    ok = percentile(overhead, 50) < 0.002 and calls["GetSecretValue"] == 0
+    ok = percentile(overhead, 50) < 0.0005 and calls["GetSecretValue"] == 0
     print("within budget            :", "yes" if ok else "NO")
     return 0 if ok else 1
 
@@ -225,8 +252,9 @@ import json, os
 import boto3, urllib3
 client = boto3.client("secretsmanager")
 newest = None
-for slot in os.environ["TOKEN_SECRET_IDS"].split(","):
-    data = json.loads(client.get_secret_value(SecretId=slot)["SecretString"])
+ring = os.environ["TOKEN_SECRET_IDS"].split(",")
+for value in client.batch_get_secret_value(SecretIdList=ring)["SecretValues"]:
+    data = json.loads(value["SecretString"])
     if data and (newest is None or data["generation"] > newest["generation"]):
         newest = data
 pool = urllib3.PoolManager()
@@ -257,9 +285,9 @@ def cold_starts(event_name: str, rounds: int) -> int:
     ratio = handler_s / baseline_s
     print(
         f"cold start (median of {rounds}): handler {handler_s * 1000:.0f} ms, "
-        f"bare boto3+urllib3 {baseline_s * 1000:.0f} ms, ratio {ratio:.2f}x (budget 1.3x)"
+        f"bare boto3+urllib3 {baseline_s * 1000:.0f} ms, ratio {ratio:.2f}x (budget 1.15x)"
     )
-    return 0 if ratio <= 1.3 else 1
+    return 0 if ratio <= 1.15 else 1
 
 
 if __name__ == "__main__":

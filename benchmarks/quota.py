@@ -3,7 +3,7 @@
 Why: every PutSecretValue creates a version, versions under 24 h old are
 never pruned, and a secret holds about 100. The ring spreads rotations over
 K secrets so that each one is written every K·P seconds. This section checks
-the arithmetic of design 4.3 against the real ``Refresher`` running on the
+the ring's arithmetic (K >= 900 s / P, P ~ (1 - f)·L) against the real ``Refresher`` running on the
 template's defaults (T, f, K) with production-length (300 s) tokens for the
 equivalent of 24 h of ticks on a virtual clock, then counts the versions
 each slot holds in moto (``ListSecretVersionIds``, deprecated included).
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 DAY = 86_400.0
 PRODUCTION_LIFETIME = 300.0
-WRITE_FLOOR = 900.0  # design 4.1: no secret written more than once per 15 min
+WRITE_FLOOR = 900.0  # no secret may be written more than once per 15 min
 VERSION_QUOTA = 100
 SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
