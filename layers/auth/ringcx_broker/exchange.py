@@ -29,7 +29,7 @@ from ringcx_broker.events import (
 )
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.ringcx import RingCXClient
-from ringcx_broker.timing import Clock, system_clock
+from ringcx_broker.timing import DEFAULT_LIFETIME_SECONDS, Clock, system_clock
 from ringcx_broker.tokens import StoredToken, TokenGrant
 from ringcx_broker.write_budget import WriteBudget
 
@@ -73,9 +73,9 @@ class Exchanger:
         """Log in and store the result; a posted RC token skips the JWT login."""
         newest = self._ring.newest()
         self._check_cooldown(newest)
-        if self._budget is not None:
-            next_slot = self._ring.slot_of((newest.generation if newest else 0) + 1)
-            self._budget.check(next_slot, "the exchange")  # before any auth call is spent
+        if self._budget is not None:  # before any auth call is spent
+            lifetime = newest.lifetime if newest else DEFAULT_LIFETIME_SECONDS
+            self._budget.check(lifetime, "the exchange")
         if rc_access_token:
             grant, source = self._ringcx.exchange(rc_access_token), "exchange"
         else:

@@ -200,7 +200,7 @@ class Refresher:
         if self._write_budget is None:
             return
         try:
-            self._write_budget.check(self._ring.slot_of(newest.generation + 1), what)
+            self._write_budget.check(newest.lifetime, what)
         except WriteBudgetExceeded:
             self._metric("WriteBudgetRefusals", "Count", 1)
             raise

@@ -87,7 +87,7 @@ def jwt_login() -> JwtLogin:
 def write_budget() -> WriteBudget:
     from ringcx_broker.write_budget import WriteBudget
 
-    return WriteBudget(secrets_client())
+    return WriteBudget(secrets_client(), settings().require_ring(), settings().timing)
 
 
 @cache

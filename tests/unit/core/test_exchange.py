@@ -24,6 +24,7 @@ from ringcx_broker.errors import (
 )
 from ringcx_broker.exchange import Exchanger, handle, store_grant
 from ringcx_broker.ring import TokenRing, request_token
+from ringcx_broker.timing import TimingPolicy
 from ringcx_broker.tokens import StoredToken
 from ringcx_broker.write_budget import WriteBudget
 from tests.unit.core.conftest import seed, slot_token
@@ -632,9 +633,8 @@ def test_exchange_write_budget_full_slot_is_429_before_any_auth_call(
     clock: FakeClock,
     secrets: FakeSecretsManager,
 ) -> None:
-    # Given the next slot already near its versions quota, and a budget over it
-    budget = WriteBudget(secrets.client, threshold=1, clock=clock)
-    secrets.external_put(ring.slot_of(1), "{}")
+    # Given a ring with no room left for unplanned writes (a budget of zero)
+    budget = WriteBudget(secrets.client, ring.slot_ids, TimingPolicy(), limit=0, clock=clock)
     exchanger = Exchanger(ring, ringcx.client, login, clock, budget=budget)
 
     # When a caller posts an RC token

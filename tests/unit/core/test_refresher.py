@@ -799,8 +799,9 @@ def test_refresher_unwritable_slot_stores_rotation_in_the_next_one(world: World)
 # -- unplanned writes and the account pin -------------------------------------------------
 
 
-def budgeted(world: World, threshold: int = 1) -> Refresher:
-    """The world's refresher with a write budget over the fake's versions."""
+def budgeted(world: World, limit: int = 0) -> Refresher:
+    """The world's refresher with a write budget over the fake's versions
+    (a limit of 0: no room for any unplanned write)."""
     return Refresher(
         world.ring,
         world.ringcx.client,
@@ -810,7 +811,9 @@ def budgeted(world: World, threshold: int = 1) -> Refresher:
         sleep=world.backoff,
         metrics=world.metrics,
         jitter=lambda: 1.0,
-        budget=WriteBudget(world.secrets.client, threshold=threshold, clock=world.clock),
+        budget=WriteBudget(
+            world.secrets.client, world.slot_ids, TimingPolicy(), limit=limit, clock=world.clock
+        ),
     )
 
 
@@ -820,9 +823,8 @@ def budgeted(world: World, threshold: int = 1) -> Refresher:
 def test_refresher_unplanned_rotation_into_a_full_slot_is_refused_with_429(
     world: World, request_: RefreshRequest, age: float
 ) -> None:
-    # Given generation 1 and the next slot already at the budget's threshold
+    # Given generation 1 and a ring with no room for unplanned writes
     world.chain(1, age=age)
-    world.secrets.external_put(world.ring.slot_of(2), "{}")
     refresher = budgeted(world)
 
     # When an operator forces a refresh, or a proxy reports an early rejection
@@ -837,9 +839,8 @@ def test_refresher_unplanned_rotation_into_a_full_slot_is_refused_with_429(
 
 
 def test_refresher_scheduled_rotation_is_never_refused_by_the_budget(world: World) -> None:
-    # Given a due token and a next slot at the budget's threshold
+    # Given a due token and a ring with no room for unplanned writes
     world.chain(1, age=200)
-    world.secrets.external_put(world.ring.slot_of(2), "{}")
 
     # When the schedule ticks
     result = budgeted(world).run(TICK)

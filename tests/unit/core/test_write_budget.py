@@ -1,4 +1,4 @@
-"""write_budget.py: unplanned ring writes stop well below the versions quota."""
+"""write_budget.py: unplanned ring writes stop before any slot can reach its quota."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from http import HTTPStatus
 
 import pytest
 
-from ringcx_broker.write_budget import DAY, WriteBudget, WriteBudgetExceeded
+from ringcx_broker.timing import TimingPolicy
+from ringcx_broker.write_budget import DAY, WriteBudget, WriteBudgetExceeded, projected_peak
 from tests.unit.core.fakes import T0, FakeClock, FakeSecretsManager
+
+K = 6
+P = 180.0  # the schedule's rotation period with the defaults (f = 0.4, L = 300 s, T = 60 s)
+SCHEDULE_PER_DAY = int(DAY / P)  # 480 rotations, 80 per slot
 
 
 @pytest.fixture
@@ -21,84 +26,163 @@ def secrets(clock: FakeClock) -> FakeSecretsManager:
     return FakeSecretsManager(clock=clock)
 
 
-def slot_with_versions(
-    secrets: FakeSecretsManager, clock: FakeClock, count: int, every: float
-) -> str:
-    """A slot written ``count`` times, ``every`` seconds apart, ending now."""
-    arn = secrets.create_secret(Name="ring/slot-0")["ARN"]
-    clock.advance(-count * every)
-    for i in range(count):
-        clock.advance(every)
-        secrets.external_put(arn, f'{{"n": {i}}}')
-    return arn
+@pytest.fixture
+def slots(secrets: FakeSecretsManager) -> tuple[str, ...]:
+    return tuple(secrets.create_secret(Name=f"ring/slot-{i}")["ARN"] for i in range(K))
 
 
-@pytest.mark.parametrize("count", [0, 1, 89])
-def test_write_budget_slot_with_room_lets_the_write_through(
-    secrets: FakeSecretsManager, clock: FakeClock, count: int
+def write_history(
+    secrets: FakeSecretsManager, clock: FakeClock, slots: tuple[str, ...], ages: list[float]
 ) -> None:
-    # Given a slot with fewer than 90 versions from the last 24 h
-    slot = slot_with_versions(secrets, clock, count, every=60)
+    """Round-robin writes that are ``ages`` seconds old now."""
+    now = clock()
+    for i, age in enumerate(sorted(ages, reverse=True)):
+        clock.now = now - age
+        secrets.external_put(slots[i % K], f'{{"n": {i}}}')
+    clock.now = now
+
+
+def budget(secrets: FakeSecretsManager, slots: tuple[str, ...], clock: FakeClock) -> WriteBudget:
+    return WriteBudget(secrets.client, slots, TimingPolicy(), clock=clock)
+
+
+# -- the projection -------------------------------------------------------------------
+
+
+def test_projected_peak_steady_schedule_stays_at_the_designed_rate() -> None:
+    # Given a day of scheduled rotations, one every P
+    ages = [i * P for i in range(SCHEDULE_PER_DAY)]
+
+    # When the next 24 h are projected with one more write
+    peak = projected_peak(ages, P)
+
+    # Then the ring never holds more than a day's schedule plus ours (81 per slot)
+    assert peak == SCHEDULE_PER_DAY + 3
+    assert -(-peak // K) == 81
+
+
+def test_projected_peak_a_recent_burst_counts_with_the_schedule_that_follows() -> None:
+    # Given 60 writes in the last minutes (a caller hammering), nothing older
+    ages = [float(i) for i in range(60)]
+
+    # When projected
+    peak = projected_peak(ages, P)
+
+    # Then the burst stays counted for a day while the schedule adds on top: just before
+    # the oldest (59 s) write ages out, 479 periods have passed, plus one at once and ours
+    assert peak == 60 + (SCHEDULE_PER_DAY - 1) + 1 + 1
+
+
+# -- the check -------------------------------------------------------------------------
+
+
+def test_write_budget_steady_ring_with_room_lets_an_unplanned_write_through(
+    secrets: FakeSecretsManager, clock: FakeClock, slots: tuple[str, ...]
+) -> None:
+    # Given a day of scheduled rotations over the ring
+    write_history(secrets, clock, slots, [i * P for i in range(SCHEDULE_PER_DAY)])
 
     # When an unplanned write is checked
-    # Then nothing is raised
-    WriteBudget(secrets.client, clock=clock).check(slot, "the exchange")
+    # Then it fits: the slots peak at 81 of the 94 allowed
+    budget(secrets, slots, clock).check(300.0, "the exchange")
 
 
-def test_write_budget_full_slot_refuses_with_the_time_until_room_frees(
-    secrets: FakeSecretsManager, clock: FakeClock
+def test_write_budget_hammered_ring_refuses_with_the_time_until_room_frees(
+    secrets: FakeSecretsManager, clock: FakeClock, slots: tuple[str, ...]
 ) -> None:
-    # Given a slot written 95 times in the last 95 minutes (a caller hammering)
-    slot = slot_with_versions(secrets, clock, 95, every=60)
+    # Given 90 unplanned writes in the last 90 minutes on top of a steady schedule
+    steady = [i * P for i in range(SCHEDULE_PER_DAY)]
+    burst = [i * 60.0 + 1 for i in range(90)]
+    write_history(secrets, clock, slots, steady + burst)
 
-    # When an unplanned write is checked
+    # When one more is checked
     with pytest.raises(WriteBudgetExceeded) as caught:
-        WriteBudget(secrets.client, clock=clock).check(slot, "the exchange")
+        budget(secrets, slots, clock).check(300.0, "the exchange")
 
-    # Then it is a 429 whose Retry-After is when the 6th-oldest version passes 24 h
+    # Then it is a 429 naming the projected peak, with a Retry-After within the day
     assert caught.value.status == HTTPStatus.TOO_MANY_REQUESTS
-    oldest_needed = T0 - 94 * 60 + 5 * 60
-    assert caught.value.retry_after == int(oldest_needed + DAY - T0)
     assert "the exchange refused" in caught.value.message
-    assert "95 versions" in caught.value.message
+    assert "the budget for unplanned writes stops at 94" in caught.value.message
+    assert 0 < caught.value.retry_after <= DAY
+
+
+def test_write_budget_refuses_a_hammering_caller_without_listing_again(
+    secrets: FakeSecretsManager, clock: FakeClock, slots: tuple[str, ...]
+) -> None:
+    # Given a refusal
+    write_history(secrets, clock, slots, [float(i) for i in range(90)])
+    checker = budget(secrets, slots, clock)
+    with pytest.raises(WriteBudgetExceeded) as first:
+        checker.check(300.0, "the exchange")
+    listed = secrets.count("list_secret_version_ids")
+
+    # When the caller asks again a minute later
+    clock.advance(60)
+    with pytest.raises(WriteBudgetExceeded) as second:
+        checker.check(300.0, "the exchange")
+
+    # Then it is refused at once, counting down to the same moment, at no Secrets Manager call
+    assert second.value.retry_after == first.value.retry_after - 60
+    assert secrets.count("list_secret_version_ids") == listed
+
+
+def test_write_budget_retry_after_is_when_the_same_write_would_fit(
+    secrets: FakeSecretsManager, clock: FakeClock, slots: tuple[str, ...]
+) -> None:
+    # Given a burst that the budget refuses now
+    write_history(secrets, clock, slots, [float(i) for i in range(90)])
+    checker = budget(secrets, slots, clock)
+    with pytest.raises(WriteBudgetExceeded) as caught:
+        checker.check(300.0, "a forced refresh")
+
+    # When the Retry-After has passed (and the schedule wrote nothing, as it would not if
+    # someone kept the token fresh)
+    clock.advance(caught.value.retry_after)
+
+    # Then the same write fits (a new container, with no memory of the refusal, agrees)
+    checker.check(300.0, "a forced refresh")
+    budget(secrets, slots, clock).check(300.0, "a forced refresh")
 
 
 def test_write_budget_counts_only_the_last_24_hours(
-    secrets: FakeSecretsManager, clock: FakeClock
+    secrets: FakeSecretsManager, clock: FakeClock, slots: tuple[str, ...]
 ) -> None:
-    # Given 120 versions, one every 20 minutes: 40 hours' worth (72 in the last 24 h)
-    slot = slot_with_versions(secrets, clock, 120, every=1200)
+    # Given 1,000 writes, all between 25 and 30 hours old
+    write_history(secrets, clock, slots, [25 * 3600 + i * 18.0 for i in range(1000)])
 
-    # When an unplanned write is checked
-    # Then only the 72 recent ones count, so it passes
-    WriteBudget(secrets.client, clock=clock).check(slot, "a forced refresh")
+    # When checked
+    # Then none of them counts
+    budget(secrets, slots, clock).check(300.0, "the exchange")
 
 
 def test_write_budget_reads_every_page_of_versions(
-    secrets: FakeSecretsManager, clock: FakeClock
+    secrets: FakeSecretsManager, clock: FakeClock, slots: tuple[str, ...]
 ) -> None:
-    # Given 150 recent versions (two pages of 100)
-    slot = slot_with_versions(secrets, clock, 150, every=10)
+    # Given 1,200 recent writes (200 per slot: two pages each)
+    write_history(secrets, clock, slots, [float(i) for i in range(1200)])
 
     # When checked
     with pytest.raises(WriteBudgetExceeded) as caught:
-        WriteBudget(secrets.client, clock=clock).check(slot, "the exchange")
+        budget(secrets, slots, clock).check(300.0, "the exchange")
 
-    # Then all 150 were counted
-    assert "150 versions" in caught.value.message
-    assert secrets.count("list_secret_version_ids") == 2
+    # Then every page of every slot was read
+    assert "with the 1200 ring writes" in caught.value.message
+    assert secrets.count("list_secret_version_ids") == 2 * K
 
 
 def test_write_budget_unlistable_slot_lets_the_write_through_with_a_warning(
-    secrets: FakeSecretsManager, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    secrets: FakeSecretsManager,
+    clock: FakeClock,
+    slots: tuple[str, ...],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Given a slot whose versions cannot be listed (an old IAM policy, a throttle)
-    slot = slot_with_versions(secrets, clock, 95, every=60)
+    # Given a hammered ring whose versions cannot be listed (an old IAM policy, a throttle)
+    write_history(secrets, clock, slots, [float(i) for i in range(200)])
     secrets.fail("list_secret_version_ids", "AccessDeniedException")
 
     # When checked
     with caplog.at_level(logging.WARNING):
-        WriteBudget(secrets.client, clock=clock).check(slot, "the exchange")
+        budget(secrets, slots, clock).check(300.0, "the exchange")
 
     # Then the operator's action is not refused, and the gap is logged
     assert any("budget unchecked" in r.getMessage() for r in caplog.records)
