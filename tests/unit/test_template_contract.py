@@ -190,3 +190,20 @@ def test_template_exchange_is_denied_to_all_but_the_admin_principals(
 def test_template_alarms_on_refused_unplanned_writes(template: dict[str, Any]) -> None:
     alarm = resource(template, "WriteBudgetAlarm")["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("RingcxBroker", "WriteBudgetRefusals")
+
+
+def test_template_snapstart_is_an_opt_in_on_the_proxys_published_alias(
+    template: dict[str, Any],
+) -> None:
+    # Given the proxy function and the parameter
+    proxy = resource(template, "ProxyFunction")["Properties"]
+
+    # Then the API calls the "live" alias, and SnapStart is off unless the operator opts in
+    assert proxy["AutoPublishAlias"] == "live"
+    assert proxy["SnapStart"] == {
+        "ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}
+    }
+    assert template["Parameters"]["EnableSnapStart"]["Default"] == "false"
+    assert template["Conditions"]["UseSnapStart"] == {
+        "Fn::Equals": [{"Ref": "EnableSnapStart"}, "true"]
+    }

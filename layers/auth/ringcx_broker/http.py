@@ -29,6 +29,13 @@ def shared_pool() -> urllib3.PoolManager:
     return _pool
 
 
+def reset_shared_pool() -> None:
+    """Close the pool's connections (SnapStart: none may outlive a snapshot).
+    The pool stays usable and reconnects on its next request."""
+    if _pool is not None:
+        _pool.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """A 4xx other than 429, with the upstream's error code (never its body)."""

@@ -3,6 +3,7 @@ first use from ``Settings.from_env()``. Tests build the pieces themselves."""
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -117,3 +118,23 @@ def refresher(metrics: MetricsSink | None = None) -> Refresher:
         budget=write_budget(),
         expected_main_account=settings().expected_main_account_id,
     )
+
+
+def forget_clients() -> None:
+    """Drop every SDK client and what was built on one (SnapStart: a client
+    caches the credentials it was created with). Each is rebuilt on next use."""
+    for built in (
+        secrets_client,
+        lambda_client,
+        rate_gate,
+        token_ring,
+        ringcx_client,
+        jwt_login,
+        write_budget,
+        exchanger,
+        refresher,
+    ):
+        built.cache_clear()
+    proxy_app = sys.modules.get("ringcx_broker.proxy.app")
+    if proxy_app is not None:
+        proxy_app.set_default_app(None)
