@@ -74,11 +74,12 @@ def test_built_exchange_function_logs_in_and_stores_tokens(
         base64.b64decode(api_event["body"]).replace(b"RC_ACCESS_TOKEN", posted.encode())
     ).decode()
 
-    # When it is invoked with the sample events, in a fresh python3.13
+    # When it is invoked with the sample events, in a fresh python3.13 (the cooldown between
+    # stored exchanges is off here: two logins follow each other on purpose)
     results, logs = sam_build.invoke(
         "ExchangeFunction",
         [event("exchange-direct-jwt.json"), api_event, event("exchange-api-malformed.json")],
-        built_env(moto_server, configured_stack, simulator),
+        {**built_env(moto_server, configured_stack, simulator), "EXCHANGE_COOLDOWN_SECONDS": "0"},
     )
 
     # Then the stored-JWT login, the posted-token exchange and the 400 all behave

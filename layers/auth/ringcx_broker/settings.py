@@ -54,7 +54,7 @@ class Settings:
             upstream_timeout=_timeout(env),
             token_endpoint_enabled=env.get("TOKEN_ENDPOINT_ENABLED", "false").lower() == "true",
             expected_main_account_id=(env.get("EXPECTED_MAIN_ACCOUNT_ID") or "").strip() or None,
-            exchange_cooldown=_number(env, "EXCHANGE_COOLDOWN_SECONDS", 60.0),
+            exchange_cooldown=_number(env, "EXCHANGE_COOLDOWN_SECONDS", 60.0, allow_zero=True),
         )
 
     def require_ring(self) -> tuple[str, ...]:
@@ -72,7 +72,7 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, allow_zero: bool = False) -> float:
     raw = env.get(name)
     if not raw:
         return default
@@ -82,7 +82,7 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
     if not math.isfinite(value):
         raise ConfigurationError(f"{name} must be a finite number, got {raw!r}")
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero):
         raise ConfigurationError(f"{name} must be positive, got {raw!r}")
     return value
 

@@ -143,6 +143,8 @@ def test_settings_from_env_without_argument_reads_process_environment(
         ),
         ({"UPSTREAM_TIMEOUT_SECONDS": "-1"}, ["UPSTREAM_TIMEOUT_SECONDS", "must be positive"]),
         ({"UPSTREAM_TIMEOUT_SECONDS": "soon"}, ["UPSTREAM_TIMEOUT_SECONDS", "must be a number"]),
+        ({"EXCHANGE_COOLDOWN_SECONDS": "-1"}, ["EXCHANGE_COOLDOWN_SECONDS", "must be positive"]),
+        ({"EXCHANGE_COOLDOWN_SECONDS": "1m"}, ["EXCHANGE_COOLDOWN_SECONDS", "must be a number"]),
     ],
     ids=[
         "ringcx-ftp",
@@ -164,6 +166,8 @@ def test_settings_from_env_without_argument_reads_process_environment(
         "timeout-above-gateway-limit",
         "timeout-negative",
         "timeout-text",
+        "cooldown-negative",
+        "cooldown-with-unit",
     ],
 )
 def test_settings_from_env_invalid_value_raises_configuration_error_naming_it(
@@ -215,6 +219,26 @@ def test_settings_from_env_url_that_is_not_a_bare_origin_raises_configuration_er
     # Then it is rejected, as the error message promises
     with pytest.raises(ConfigurationError, match="bare http"):
         Settings.from_env({"RINGCX_SERVER_URL": url})
+
+
+@pytest.mark.parametrize(
+    ("env", "pin", "cooldown"),
+    [
+        ({}, None, 60.0),
+        ({"EXPECTED_MAIN_ACCOUNT_ID": " 1001 ", "EXCHANGE_COOLDOWN_SECONDS": "0"}, "1001", 0.0),
+        ({"EXPECTED_MAIN_ACCOUNT_ID": "", "EXCHANGE_COOLDOWN_SECONDS": "300"}, None, 300.0),
+    ],
+    ids=["defaults", "pinned-no-cooldown", "empty-pin"],
+)
+def test_settings_from_env_account_pin_and_exchange_cooldown(
+    env: dict[str, str], pin: str | None, cooldown: float
+) -> None:
+    # Given the template's ExpectedMainAccountId and ExchangeCooldownSeconds, or none
+    settings = Settings.from_env(env)
+
+    # Then an empty pin means "the first login pins", and a cooldown of 0 is allowed
+    assert settings.expected_main_account_id == pin
+    assert settings.exchange_cooldown == cooldown
 
 
 def test_settings_require_ring_without_token_secrets_raises_configuration_error() -> None:
