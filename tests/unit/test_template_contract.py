@@ -1,5 +1,5 @@
-"""template.yaml honours the contract and least privilege (docs/design.md, "Contract"
-and "Security model")."""
+"""template.yaml honours the contract and least privilege (docs/contract.md and
+docs/security.md)."""
 
 from __future__ import annotations
 

@@ -46,9 +46,9 @@ if TYPE_CHECKING:
     from ringcx_dev.moto_server import MotoServer
     from ringcx_dev.simulator import Simulator
 
-# Design section 3 fixes these logical IDs; the bootstrap exchange uses it.
+# The contract (docs/contract.md) fixes these logical IDs; the bootstrap exchange uses it.
 EXCHANGE_FUNCTION: Final = "ExchangeFunction"
-# Contract variables (design section 3) the local run points at its emulators.
+# Contract variables (docs/contract.md) the local run points at its emulators.
 UPSTREAM_VARIABLES: Final = ("RINGCX_SERVER_URL", "RINGCENTRAL_SERVER_URL")
 TICK_VARIABLE: Final = "REFRESH_INTERVAL_SECONDS"
 FRACTION_VARIABLE: Final = "REFRESH_FRACTION"

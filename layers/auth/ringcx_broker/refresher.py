@@ -1,6 +1,6 @@
 """RefreshFunction: keep the single-use refresh-token chain alive forever.
 
-Order of every rotation (design 4.1): read the newest generation, spend its
+Order of every rotation (docs/design.md, "The token ring"): read the newest generation, spend its
 refresh token at RingCX, durably write generation g+1, and only then report
 success. Each step is safe to repeat: the write is idempotent per generation,
 and a dead refresh token first re-reads the ring (another writer may have

@@ -1,4 +1,4 @@
-"""RingCentral platform client: the JWT-bearer login (design section 2)."""
+"""RingCentral platform client: the JWT-bearer login (docs/design.md, "The problem")."""
 
 from __future__ import annotations
 

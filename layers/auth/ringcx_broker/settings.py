@@ -1,4 +1,4 @@
-"""Settings read from the environment the template sets (docs/design.md, "Contract").
+"""Settings read from the environment the template sets (docs/contract.md).
 
 Read when a handler first runs, never at import, so tests build ``Settings``
 directly instead of patching ``os.environ`` and re-importing modules.

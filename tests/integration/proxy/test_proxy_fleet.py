@@ -2,7 +2,7 @@
 for four compressed token lifetimes, with and without the refresher's schedule.
 
 Time is compressed 60x (5-second tokens, 1-second ticks, a 1-second rate
-window) so the arithmetic of design 4.3 holds exactly as in production. The
+window) so the cadence arithmetic (docs/design.md) holds exactly as in production. The
 refresher is the real one, behind a Lambda Invoke API with reserved
 concurrency 1; the proxies reach it with plain boto3, as in Lambda.
 """

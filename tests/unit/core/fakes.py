@@ -112,7 +112,7 @@ AGENT = {
 def login_reply(
     access_token: str, refresh_token: str | None = REFRESH_TOKEN, **extra: Any
 ) -> dict[str, Any]:
-    """A RingCX login/refresh reply shaped like the documented one (design section 2)."""
+    """A RingCX login/refresh reply shaped like the documented one."""
     reply: dict[str, Any] = {
         "accessToken": access_token,
         "tokenType": "Bearer",

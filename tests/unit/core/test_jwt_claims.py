@@ -1,4 +1,4 @@
-"""jwt_claims.py: timing comes from the token (design 4.3), 300 s if it is not a JWT."""
+"""jwt_claims.py: timing comes from the token, 300 s if it is not a JWT."""
 
 from __future__ import annotations
 

@@ -1165,6 +1165,6 @@ def test_refresher_unsafe_timing_for_issued_tokens_warns_once_per_container(
     refresher.run(TICK)
     refresher.run(TICK)
 
-    # Then each broken rule of design 4.3 is logged once, and a sound policy is quiet
+    # Then each broken cadence rule is logged once, and a sound policy is quiet
     unsafe = [r for r in caplog.records if r.getMessage() == "Refresh timing is unsafe"]
     assert len(unsafe) == warnings

@@ -18,7 +18,7 @@ def test_settings_from_env_empty_environment_uses_documented_defaults() -> None:
     # When settings are read
     settings = Settings.from_env({})
 
-    # Then the defaults of design section 3 apply
+    # Then the documented defaults apply (docs/contract.md)
     assert settings == Settings()
     assert settings.ringcx_url == "https://engage.ringcentral.com"
     assert settings.ringcentral_url == "https://platform.ringcentral.com"

@@ -169,7 +169,7 @@ def test_ring_size_for_any_policy_keeps_each_secret_below_one_write_per_interval
     # When the ring size is derived
     size = ring_size_for(lifetime, policy)
 
-    # Then a full lap of the ring takes at least 15 minutes (invariant 4.1) ...
+    # Then a full lap of the ring takes at least 15 minutes (one write per secret per 15 min) ...
     assert size * period >= 900.0
     # ... and is not needlessly large: rounding P down to whole seconds costs at most 1 s of P
     assert size <= math.ceil(900.0 / max(1.0, period - 1.0))
