@@ -9,7 +9,7 @@ import importlib.util
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -204,6 +204,96 @@ def test_voice_405_names_the_allowed_methods(world: World) -> None:
     assert headers_of(response)["Allow"] == ["GET, POST"]
 
 
+@pytest.mark.parametrize(
+    "method",
+    ["post", "Post", "get", "PO\u017fT", "G\u0395T", "TRACE", "CONNECT", "\ud800", ""],
+    ids=["post", "Post", "get", "long-s", "greek", "trace", "connect", "surrogate", "empty"],
+)
+def test_voice_method_not_exactly_allowlisted_is_405_and_never_forwarded(
+    world: World, method: str
+) -> None:
+    # Given a method that case or Unicode folding would turn into POST or GET
+    event = load_event("proxy-post-json-text")
+    event["httpMethod"] = method
+    # When the proxy serves it
+    response = world.call(event)
+    # Then it is 405 with the allow-list, and nothing went upstream as POST (or at all)
+    assert response["statusCode"] == HTTPStatus.METHOD_NOT_ALLOWED
+    assert headers_of(response)["Allow"] == ["GET, POST"]
+    assert world.pool.sent == []
+
+
+@pytest.mark.parametrize("route", ["proxy-health", "proxy-token"])
+@pytest.mark.parametrize("method", ["get", "Get", "G\u0395T"])
+def test_health_and_token_method_not_exact_is_not_served(method: str, route: str) -> None:
+    # Given /health or /token asked with a folded spelling of GET
+    world = make_world(token_endpoint=True)
+    world.token(1)
+    event = load_event(route)
+    event["httpMethod"] = method
+    # When served / Then it is the answer to an unknown method, not GET's
+    response = world.call(event)
+    assert response["statusCode"] == HTTPStatus.NOT_FOUND
+    assert "accessToken" not in response["body"]
+
+
+def _set_header(event: dict[str, Any], name: str, value: str) -> None:
+    event["headers"][name] = value
+    event["multiValueHeaders"][name] = [value]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("Accept", "\u65e5\u672c"), ("Content-Type", "text/plain; x=\u2603"), ("Accept", "\ud800")],
+    ids=["cjk", "snowman", "surrogate"],
+)
+def test_voice_header_outside_latin1_is_400_naming_it_and_never_forwarded(
+    world: World, name: str, value: str
+) -> None:
+    # Given a forwarded header that http.client would fail to encode (a 500 before)
+    event = load_event("proxy-get-accounts")
+    _set_header(event, name, value)
+    # When the proxy serves it
+    response = world.call(event)
+    # Then it is a 400 that names the header, and nothing was sent
+    assert response["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert f"header {name} " in body_of(response)["message"]
+    assert world.pool.sent == []
+
+
+def _surrogate_in_path(event: dict[str, Any]) -> None:
+    event["path"] = "/voice/api/v1/\ud800"
+    event["pathParameters"] = {"proxy": "v1/\ud800"}
+
+
+def _surrogate_in_query(event: dict[str, Any]) -> None:
+    event["queryStringParameters"] = {"q": "\udfff"}
+    event["multiValueQueryStringParameters"] = {"q": ["\udfff"]}
+
+
+def _surrogate_in_body(event: dict[str, Any]) -> None:
+    event["body"] = '{"name": "\udc00"}'
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [_surrogate_in_path, _surrogate_in_query, _surrogate_in_body],
+    ids=["path", "query", "body"],
+)
+def test_voice_lone_surrogate_is_400_and_never_forwarded(
+    world: World, plant: Callable[[dict[str, Any]], None]
+) -> None:
+    # Given an event (say a direct invoke with "\ud800" in its JSON) with a lone surrogate
+    event = load_event("proxy-post-json-text")
+    plant(event)
+    # When the proxy serves it
+    response = world.call(event)
+    # Then it is a 400 that says so (a 500 before), and nothing was sent
+    assert response["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert "lone surrogate" in body_of(response)["message"]
+    assert world.pool.sent == []
+
+
 def test_voice_configured_method_is_forwarded() -> None:
     world = make_world(methods=frozenset({"GET", "DELETE"}))
     world.token(1)
@@ -300,6 +390,19 @@ def test_health_reports_timing_and_accounts_never_a_token(world: World) -> None:
     assert token.access_token not in response["body"]
     assert str(token.refresh_token) not in response["body"]
     assert world.pool.sent == []
+
+
+def test_health_never_names_an_agent_or_their_email(world: World) -> None:
+    # Given a token whose account lists an agent with a name and an email address
+    token = world.app.tokens.current()
+    agent = token.account.to_json()["agents"][0]
+    personal = [agent[key] for key in ("firstName", "lastName", "email", "username")]
+    # When anyone allowed to probe /health does so
+    response = world.call(load_event("proxy-health"))
+    # Then ids and timings come back, and no name or address
+    assert response["statusCode"] == HTTPStatus.OK
+    assert all(value and value not in response["body"] for value in personal)
+    assert "agents" not in body_of(response)
 
 
 def test_health_without_usable_token_is_503() -> None:

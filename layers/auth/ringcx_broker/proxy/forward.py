@@ -23,7 +23,7 @@ from ringcx_broker.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from ringcx_broker.events import body_bytes
+from ringcx_broker.events import body_bytes, has_lone_surrogate
 from ringcx_broker.proxy.paths import upstream_path
 
 SERVICE = "RingCX"
@@ -141,7 +141,13 @@ def build_request(event: Mapping[str, Any], allowed_methods: frozenset[str]) -> 
 
 
 def check_method(raw: object, allowed: frozenset[str]) -> str:
-    method = raw.upper() if isinstance(raw, str) else ""
+    """``raw`` itself when it is on the upper-case allow-list, else 405.
+
+    Never folded: IAM authorises ``.../POST/...`` by the method as sent, so a
+    ``post``, or a ``PO\u017fT`` that ``str.upper`` turns into ``POST``, must
+    not be forwarded as POST past a Deny written for POST.
+    """
+    method = raw if isinstance(raw, str) else ""
     if method in allowed:
         return method
     shown = method if _METHOD.fullmatch(method) else "this method"
@@ -180,6 +186,8 @@ def _query_pairs(multi: object, single: object) -> list[tuple[str, str]]:
             or not all(isinstance(value, str) for value in values)
         ):
             raise BadRequest("query string parameters must map names to strings")
+        if has_lone_surrogate(key) or any(has_lone_surrogate(value) for value in values):
+            raise BadRequest("query string is not valid Unicode text (it holds a lone surrogate)")
         pairs.extend((key, value) for value in values)
     return pairs
 
@@ -222,6 +230,13 @@ def _add_header(found: dict[str, str], name: str, values: list[str]) -> None:
     joined = ", ".join(values)
     if _HEADER_VALUE_UNSAFE.search(joined):
         raise BadRequest(f"header {canonical} contains control characters")
+    try:
+        joined.encode("latin-1")  # what http.client sends; it raises otherwise
+    except UnicodeEncodeError as exc:
+        raise BadRequest(
+            f"header {canonical} holds characters outside Latin-1, which HTTP headers "
+            "cannot carry; percent-encode or drop them"
+        ) from exc
     found[canonical] = joined
 
 
