@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import urllib3
 from ringcx_broker import runtime
 from ringcx_broker.proxy import app as app_module
 from ringcx_broker.proxy.app import ProxyApp, build_app
-from ringcx_broker.proxy.forward import Upstream
+from ringcx_broker.proxy.forward import REDACTED, Upstream
 from ringcx_broker.proxy.token_source import RefreshOutcome, TokenSource
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.settings import Settings
@@ -313,6 +314,69 @@ def test_voice_path_the_route_cannot_match_still_gets_400(world: World, path: st
     response = world.call(event)
     assert response["statusCode"] == HTTPStatus.BAD_REQUEST
     assert world.pool.sent == []
+
+
+def test_voice_reply_quoting_the_tokens_is_scrubbed_and_logged_without_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given RingCX answers with an error that quotes the request's Authorization
+    # header, the refresh token, and a header that repeats the bearer token
+    world = make_world()
+    token = world.token(1, refresh_token="rcx-refresh-reflected-0001")
+    quoted = f'{{"error":"bad request","echo":"Authorization: {token.authorization}",'
+    quoted += f'"refresh":"{token.refresh_token}"}}'
+    world.pool.queue(
+        upstream_response(
+            400,
+            quoted,
+            [("Content-Type", "application/json"), ("X-Echo-Auth", token.authorization)],
+        )
+    )
+    # When the proxy returns it
+    with caplog.at_level(logging.WARNING):
+        response = world.call(load_event("proxy-get-accounts"))
+    # Then the status and shape stay, every token is the marker, and the log names where
+    assert response["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert isinstance(response["body"], str)
+    assert body_of(response) == {
+        "error": "bad request",
+        "echo": f"Authorization: Bearer {REDACTED}",
+        "refresh": REDACTED,
+    }
+    assert headers_of(response)["X-Echo-Auth"] == [f"Bearer {REDACTED}"]
+    warnings = [r for r in caplog.records if "reflected" in r.getMessage()]
+    assert [r.__dict__["where"] for r in warnings] == [["body", "X-Echo-Auth"]]
+    logged = caplog.text + repr([r.__dict__ for r in caplog.records])
+    assert token.access_token not in logged
+    assert str(token.refresh_token) not in logged
+
+
+def test_voice_binary_reply_quoting_the_token_stays_binary(world: World) -> None:
+    # Given a binary reply that happens to carry the bearer token
+    token = world.app.tokens.current()
+    data = b"\x00\xff" + token.access_token.encode() + b"\x80"
+    world.pool.queue(upstream_response(200, data, {"Content-Type": "application/octet-stream"}))
+    # When proxied
+    response = world.call(load_event("proxy-get-binary"))
+    # Then it is still base64 bytes, with the marker in place of the token
+    assert response["isBase64Encoded"] is True
+    assert base64.b64decode(response["body"]) == b"\x00\xff" + REDACTED.encode() + b"\x80"
+
+
+def test_voice_retried_reply_quoting_the_first_token_is_scrubbed(world: World) -> None:
+    # Given a 401, a newer generation, and a second reply that quotes both tokens
+    first = world.app.tokens.current()
+    second = world.token(2)
+    world.pool.queue(
+        jwt_expired_401(),
+        upstream_response(
+            200, f"{first.access_token} {second.access_token}", {"Content-Type": "text/plain"}
+        ),
+    )
+    # When proxied / Then neither token survives
+    response = world.call(load_event("proxy-get-accounts"))
+    assert len(world.pool.sent) == 2
+    assert response["body"] == f"{REDACTED} {REDACTED}"
 
 
 def test_voice_unexpected_bug_is_500_without_details(world: World) -> None:

@@ -43,6 +43,7 @@ from ringcx_broker.proxy.forward import (
     UpstreamRequest,
     build_request,
     check_method,
+    scrub_reflections,
     to_proxy_reply,
 )
 from ringcx_broker.proxy.token_source import LambdaRefresher, RingReader, TokenSource
@@ -106,13 +107,22 @@ class ProxyApp:
 
     def forward(self, request: UpstreamRequest) -> UpstreamReply:
         """Send with the cached token; after a 401, at most one retry (see
-        ``TokenSource.after_unauthorized``)."""
+        ``TokenSource.after_unauthorized``). The reply comes back with every
+        token that was sent (and its generation's refresh token) scrubbed."""
         token = self._tokens.current()
+        used = [token]
         reply = self._upstream.send(request, token.authorization)
         if reply.status == HTTPStatus.UNAUTHORIZED:
             retry = self._tokens.after_unauthorized(token, expired=reply.says_token_expired)
             if retry is not None:
+                used.append(retry)
                 reply = self._upstream.send(request, retry.authorization)
+        secrets = [s for t in used for s in (t.access_token, t.refresh_token) if s]
+        reply, places = scrub_reflections(reply, secrets)
+        if places:
+            logger.warning(
+                "RingCX reflected a broker token; it was redacted", extra={"where": list(places)}
+            )
         return reply
 
     # -- routes ------------------------------------------------------------------

@@ -76,6 +76,8 @@ _TEXT_TYPES = frozenset(
         "application/x-www-form-urlencoded",
     }
 )
+# What a token reflected by RingCX becomes before the reply goes back.
+REDACTED = "[redacted-by-ringcx-broker]"
 _HEADER_VALUE_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _METHOD = re.compile(r"[A-Z]{1,16}")
 _EXPIRED_MARKER = b"expired"  # "Jwt is expired", "JWT is expired.": the SDKs match this
@@ -336,13 +338,64 @@ class ProxyReply:
     body: str | bytes
 
 
+def scrub_reflections(
+    reply: UpstreamReply, secrets: Iterable[str]
+) -> tuple[UpstreamReply, tuple[str, ...]]:
+    """``reply`` with every occurrence of each secret replaced by ``REDACTED``,
+    and where that happened (``"body"`` or header names), for the log.
+
+    An upstream error that quotes the request's ``Authorization`` header would
+    otherwise hand the broker's token to a caller who is only allowed to use
+    the proxy. The body is scrubbed as bytes, so its type (text or binary) is
+    what it would have been; a header whose name holds a secret is dropped.
+    Longer secrets go first, so one inside another is replaced whole.
+    """
+    wanted = sorted({s for s in secrets if s}, key=len, reverse=True)
+    places: list[str] = []
+    body = reply.body
+    for secret in wanted:
+        body = body.replace(secret.encode("utf-8", "surrogatepass"), REDACTED.encode())
+    if body != reply.body:
+        places.append("body")
+    headers: list[tuple[str, str]] = []
+    for name, value in reply.headers:
+        clean_name, clean_value = _redacted(name, wanted), _redacted(value, wanted)
+        if clean_name != name or clean_value != value:
+            places.append(clean_name)
+        if clean_name == name:
+            headers.append((name, clean_value))
+    if not places:
+        return reply, ()
+    return UpstreamReply(reply.status, tuple(headers), body), tuple(places)
+
+
+def _redacted(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def connection_named(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """Header names (lower case) that a ``Connection`` header declares
+    hop-by-hop (RFC 9110, 7.6.1): they are for the link to RingCX, not for
+    the caller, and must not be forwarded."""
+    return frozenset(
+        option.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for option in value.split(",")
+        if option.strip()
+    )
+
+
 def to_proxy_reply(reply: UpstreamReply) -> ProxyReply:
     """Safe headers, the body as text when it is text, and the 6 MB check."""
     headers: dict[str, list[str]] = {}
     names: dict[str, str] = {"content-type": "Content-Type"}  # one spelling per header
+    dropped = DROPPED_RESPONSE_HEADERS | connection_named(reply.headers)
     for name, value in reply.headers:
         key = name.lower()
-        if key in DROPPED_RESPONSE_HEADERS or key.startswith("x-amz"):
+        if key in dropped or key.startswith("x-amz"):
             continue
         headers.setdefault(names.setdefault(key, name), []).append(value)
     body = _body_for(reply.body, reply.header("content-type"))
