@@ -4,6 +4,7 @@ otherwise (see the package docstring for how to run deeper)."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
@@ -14,20 +15,13 @@ DEEP_EXAMPLES = 5_000
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
 
 _override = os.environ.get("FUZZ_EXAMPLES")
+_COMMON: dict[str, Any] = {
+    "deadline": None,
+    "print_blob": True,
+    "suppress_health_check": _QUIET,
+}
 settings.register_profile(
-    "ci",
-    max_examples=int(_override or CI_EXAMPLES),
-    derandomize=True,
-    database=None,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=_QUIET,
+    "ci", max_examples=int(_override or CI_EXAMPLES), derandomize=True, database=None, **_COMMON
 )
-settings.register_profile(
-    "deep",
-    max_examples=int(_override or DEEP_EXAMPLES),
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=_QUIET,
-)
+settings.register_profile("deep", max_examples=int(_override or DEEP_EXAMPLES), **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

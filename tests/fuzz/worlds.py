@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -55,13 +56,15 @@ from tests.unit.proxy.fakes import (
 RINGCX = "https://engage.ringcentral.com"
 VOICE_PREFIX = "/voice/api/"
 ALLOWED_METHODS = frozenset({"GET", "POST"})
-INTERNAL_ERROR = 500
+INTERNAL_ERROR = HTTPStatus.INTERNAL_SERVER_ERROR
 
 # A traceback, a frame line, or an exception's repr (``KeyError('x')``).
 _TRACE = re.compile(
     r"Traceback \(most recent call last\)|File \"[^\"]*\", line \d+|\b[A-Z]\w*(?:Error|Exception)\("
 )
-_HOP_BY_HOP = {"connection", "transfer-encoding", "set-cookie", "x-hop-secret"}
+# Never in a reply: hop-by-hop framing, cookies, and the header the echo's
+# Connection header names.
+_NEVER_RETURNED = {"connection", "keep-alive", "transfer-encoding", "set-cookie", "x-hop-secret"}
 
 
 def _secrets_of(tokens: Iterator[StoredToken | TokenGrant]) -> set[str]:
@@ -96,7 +99,7 @@ def assert_api_reply(reply: Any) -> int:
     assert isinstance(reply["body"], str)
     headers = reply.get("multiValueHeaders") or {k: [v] for k, v in reply["headers"].items()}
     assert all(isinstance(v, str) for values in headers.values() for v in values)
-    assert not {name.lower() for name in headers} & _HOP_BY_HOP
+    assert not {name.lower() for name in headers} & _NEVER_RETURNED
     return status
 
 

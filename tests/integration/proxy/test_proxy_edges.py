@@ -13,7 +13,7 @@ import pytest
 from ringcx_broker.proxy.forward import REDACTED
 from ringcx_broker.tokens import StoredToken
 from ringcx_dev.simulator import Simulator
-from tests.unit.proxy.fakes import load_event
+from tests.unit.proxy.fakes import load_event, set_header
 
 from .conftest import Proxy, api_calls
 
@@ -54,11 +54,6 @@ def test_proxy_echo_reflecting_the_tokens_returns_the_marker(
     assert seeded.refresh_token not in response["body"]
 
 
-def _set_header(event: dict[str, Any], name: str, value: str) -> None:
-    event["headers"][name] = value
-    event["multiValueHeaders"][name] = [value]
-
-
 @pytest.mark.parametrize(
     ("name", "value"),
     [("Accept", "\u65e5\u672c"), ("Accept-Language", "\ud800"), ("Content-Type", "a/\u2603")],
@@ -69,7 +64,7 @@ def test_proxy_header_outside_latin1_is_400_before_any_request(
 ) -> None:
     # Given a header value http.client cannot encode (a UnicodeEncodeError and a 500 before)
     event = load_event("proxy-get-accounts")
-    _set_header(event, name, value)
+    set_header(event, name, value)
     before = api_calls(simulator)
     # When proxied over real HTTP
     response = proxy(event)

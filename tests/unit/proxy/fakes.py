@@ -33,6 +33,12 @@ def load_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text()))
 
 
+def set_header(event: dict[str, Any], name: str, value: str) -> None:
+    """Set one header in both maps, as API Gateway would deliver it."""
+    event["headers"][name] = value
+    event["multiValueHeaders"][name] = [value]
+
+
 # Sample events refused before anything is forwarded, with the status each gets.
 REFUSED_EVENTS: list[tuple[str, HTTPStatus]] = [
     ("proxy-delete", HTTPStatus.METHOD_NOT_ALLOWED),

@@ -40,6 +40,7 @@ from tests.unit.proxy.fakes import (
     FakeInvoker,
     FakeOriginPool,
     load_event,
+    set_header,
     store,
     upstream_response,
 )
@@ -238,11 +239,6 @@ def test_health_and_token_method_not_exact_is_not_served(method: str, route: str
     assert "accessToken" not in response["body"]
 
 
-def _set_header(event: dict[str, Any], name: str, value: str) -> None:
-    event["headers"][name] = value
-    event["multiValueHeaders"][name] = [value]
-
-
 @pytest.mark.parametrize(
     ("name", "value"),
     [("Accept", "\u65e5\u672c"), ("Content-Type", "text/plain; x=\u2603"), ("Accept", "\ud800")],
@@ -253,7 +249,7 @@ def test_voice_header_outside_latin1_is_400_naming_it_and_never_forwarded(
 ) -> None:
     # Given a forwarded header that http.client would fail to encode (a 500 before)
     event = load_event("proxy-get-accounts")
-    _set_header(event, name, value)
+    set_header(event, name, value)
     # When the proxy serves it
     response = world.call(event)
     # Then it is a 400 that names the header, and nothing was sent
