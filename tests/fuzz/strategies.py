@@ -316,6 +316,8 @@ def exchange_fields(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         token_types = mostly(st.sampled_from(["Bearer", "bearer"]), json_values)
         fields["rcTokenType"] = draw(token_types)
+    if draw(st.integers(0, 3)) == 0:  # the operator's account switch
+        fields["replaceAccount"] = draw(mostly(st.booleans(), json_values))
     if draw(st.integers(0, 3)) == 0:
         fields.update(draw(st.dictionaries(hostile_text, json_values, max_size=3)))
     return fields
