@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,6 +14,11 @@ from urllib.parse import parse_qs
 from ringcx_broker.errors import BadRequest, BrokerError, InternalError, RateLimited
 
 JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+# A JSON event may spell "\ud800": Python decodes it to a lone surrogate, a
+# str that no UTF-8 (or Latin-1) encoder accepts. Found early, it is a 400;
+# found late, it is a UnicodeEncodeError deep in urllib, http.client or quote().
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_api_event(event: object) -> bool:
@@ -30,18 +36,28 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a surrogate code point: not valid Unicode text."""
+    return _LONE_SURROGATE.search(text) is not None
+
+
 def body_bytes(event: Mapping[str, Any]) -> bytes:
     """The request body as bytes, decoding base64 strictly."""
     body = event.get("body")
+    flag = event.get("isBase64Encoded")
+    if not isinstance(flag, bool | None):  # "false" is truthy: never guess
+        raise BadRequest("isBase64Encoded must be true or false")
     if body is None:
         return b""
     if not isinstance(body, str):
         raise BadRequest("request body must be a string")
-    if event.get("isBase64Encoded"):
+    if flag:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise BadRequest("request body is flagged as base64 but is not valid base64") from exc
+    if has_lone_surrogate(body):
+        raise BadRequest("request body is not valid Unicode text (it holds a lone surrogate)")
     return body.encode()
 
 
@@ -63,7 +79,26 @@ def parse_fields(event: Mapping[str, Any]) -> dict[str, Any]:
         raise BadRequest("request body must be JSON or application/x-www-form-urlencoded") from exc
     if not isinstance(parsed, dict):
         raise BadRequest("request body must be a JSON object")
+    if _holds_lone_surrogate(parsed):
+        raise BadRequest("request body holds a JSON string that is a lone surrogate")
     return parsed
+
+
+def _holds_lone_surrogate(value: object) -> bool:
+    """Any string (key or value) in parsed JSON; iterative, since the JSON may
+    be as deep as the parser allows."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if has_lone_surrogate(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def api_response(

@@ -164,6 +164,40 @@ def test_body_bytes_non_string_body_raises_bad_request(body: object) -> None:
     assert caught.value.message == "request body must be a string"
 
 
+@pytest.mark.parametrize(
+    "body", ["\ud800", "ok \udcff", '{"rcAccessToken": "\udfff"}'], ids=["high", "low", "in-json"]
+)
+def test_body_bytes_lone_surrogate_raises_bad_request(body: str) -> None:
+    # Given a text body holding a lone surrogate (a JSON event may carry "\ud800")
+    # When it is read as bytes
+    with pytest.raises(BadRequest) as caught:
+        body_bytes(api_event(body))
+
+    # Then it is a 400 that says why, not a UnicodeEncodeError
+    assert caught.value.status == HTTPStatus.BAD_REQUEST
+    assert "lone surrogate" in caught.value.message
+
+
+@pytest.mark.parametrize("flag", ["false", "true", 1, 0, [], {}], ids=repr)
+def test_body_bytes_base64_flag_not_a_boolean_raises_bad_request(flag: object) -> None:
+    # Given a malformed event whose isBase64Encoded is not true, false or null
+    event = api_event(base64.b64encode(b"{}").decode())
+    event["isBase64Encoded"] = flag
+
+    # When its body is read
+    with pytest.raises(BadRequest) as caught:
+        body_bytes(event)
+
+    # Then it is a 400, never a guess from the value's truthiness
+    assert caught.value.message == "isBase64Encoded must be true or false"
+
+
+def test_body_bytes_base64_flag_null_means_plain_text() -> None:
+    event = api_event("{}")
+    event["isBase64Encoded"] = None
+    assert body_bytes(event) == b"{}"
+
+
 # -- parse_fields -----------------------------------------------------------------
 
 
@@ -261,6 +295,34 @@ def test_parse_fields_invalid_body_raises_bad_request(
     assert caught.value.status == HTTPStatus.BAD_REQUEST
     assert message in caught.value.message
     assert "RCSECRET" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"rcAccessToken": "\\ud800"}',
+        '{"\\udc00": "x"}',
+        '{"a": [{"b": ["\\udbff"]}]}',
+    ],
+    ids=["value", "key", "nested"],
+)
+def test_parse_fields_json_escaped_lone_surrogate_raises_bad_request(body: str) -> None:
+    # Given valid UTF-8 JSON whose escapes decode to a lone surrogate
+    event = api_event(body, JSON_TYPE)
+
+    # When parsed
+    with pytest.raises(BadRequest) as caught:
+        parse_fields(event)
+
+    # Then it is a 400 here, before any encoder downstream fails on it
+    assert "lone surrogate" in caught.value.message
+
+
+def test_parse_fields_json_escaped_surrogate_pair_is_kept() -> None:
+    # Given a properly paired escape (one astral character)
+    event = api_event('{"rcAccessToken": "\\ud83d\\ude00"}', JSON_TYPE)
+    # Then it is ordinary text
+    assert parse_fields(event) == {"rcAccessToken": "\U0001f600"}
 
 
 # -- replies ----------------------------------------------------------------------

@@ -33,6 +33,12 @@ def load_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text()))
 
 
+def set_header(event: dict[str, Any], name: str, value: str) -> None:
+    """Set one header in both maps, as API Gateway would deliver it."""
+    event["headers"][name] = value
+    event["multiValueHeaders"][name] = [value]
+
+
 # Sample events refused before anything is forwarded, with the status each gets.
 REFUSED_EVENTS: list[tuple[str, HTTPStatus]] = [
     ("proxy-delete", HTTPStatus.METHOD_NOT_ALLOWED),
@@ -117,10 +123,19 @@ class SentRequest:
 
 class FakeOriginPool:
     """Stands in for ``urllib3.PoolManager`` as ``Upstream`` uses it:
-    ``connection_from_url(origin).urlopen(method, target, ...)``."""
+    ``connection_from_url(origin).urlopen(method, target, ...)``.
 
-    def __init__(self, *outcomes: urllib3.HTTPResponse | Exception) -> None:
+    Queued outcomes are played in order; once they run out, ``answer`` (if
+    given) builds the reply from the request, like an echo server would.
+    """
+
+    def __init__(
+        self,
+        *outcomes: urllib3.HTTPResponse | Exception,
+        answer: Callable[[SentRequest], urllib3.HTTPResponse] | None = None,
+    ) -> None:
         self._outcomes: deque[urllib3.HTTPResponse | Exception] = deque(outcomes)
+        self._answer = answer
         self.sent: list[SentRequest] = []
         self.responses: list[urllib3.HTTPResponse] = []
 
@@ -144,9 +159,11 @@ class _Origin:
         headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> urllib3.HTTPResponse:
-        self._pool.sent.append(
-            SentRequest(self._origin, method, url, body, dict(headers or {}), kwargs)
-        )
+        sent = SentRequest(self._origin, method, url, body, dict(headers or {}), kwargs)
+        self._pool.sent.append(sent)
+        if not self._pool._outcomes and self._pool._answer is not None:
+            self._pool.responses.append(self._pool._answer(sent))
+            return self._pool.responses[-1]
         assert self._pool._outcomes, f"unexpected request {method} {url}"
         outcome = self._pool._outcomes.popleft()
         if isinstance(outcome, Exception):

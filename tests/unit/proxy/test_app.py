@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -21,7 +22,7 @@ import urllib3
 from ringcx_broker import runtime
 from ringcx_broker.proxy import app as app_module
 from ringcx_broker.proxy.app import ProxyApp, build_app
-from ringcx_broker.proxy.forward import Upstream
+from ringcx_broker.proxy.forward import REDACTED, Upstream
 from ringcx_broker.proxy.token_source import RefreshOutcome, TokenSource
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.settings import Settings
@@ -39,6 +40,7 @@ from tests.unit.proxy.fakes import (
     FakeInvoker,
     FakeOriginPool,
     load_event,
+    set_header,
     store,
     upstream_response,
 )
@@ -204,6 +206,91 @@ def test_voice_405_names_the_allowed_methods(world: World) -> None:
     assert headers_of(response)["Allow"] == ["GET, POST"]
 
 
+@pytest.mark.parametrize(
+    "method",
+    ["post", "Post", "get", "PO\u017fT", "G\u0395T", "TRACE", "CONNECT", "\ud800", ""],
+    ids=["post", "Post", "get", "long-s", "greek", "trace", "connect", "surrogate", "empty"],
+)
+def test_voice_method_not_exactly_allowlisted_is_405_and_never_forwarded(
+    world: World, method: str
+) -> None:
+    # Given a method that case or Unicode folding would turn into POST or GET
+    event = load_event("proxy-post-json-text")
+    event["httpMethod"] = method
+    # When the proxy serves it
+    response = world.call(event)
+    # Then it is 405 with the allow-list, and nothing went upstream as POST (or at all)
+    assert response["statusCode"] == HTTPStatus.METHOD_NOT_ALLOWED
+    assert headers_of(response)["Allow"] == ["GET, POST"]
+    assert world.pool.sent == []
+
+
+@pytest.mark.parametrize("route", ["proxy-health", "proxy-token"])
+@pytest.mark.parametrize("method", ["get", "Get", "G\u0395T"])
+def test_health_and_token_method_not_exact_is_not_served(method: str, route: str) -> None:
+    # Given /health or /token asked with a folded spelling of GET
+    world = make_world(token_endpoint=True)
+    world.token(1)
+    event = load_event(route)
+    event["httpMethod"] = method
+    # When served / Then it is the answer to an unknown method, not GET's
+    response = world.call(event)
+    assert response["statusCode"] == HTTPStatus.NOT_FOUND
+    assert "accessToken" not in response["body"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("Accept", "\u65e5\u672c"), ("Content-Type", "text/plain; x=\u2603"), ("Accept", "\ud800")],
+    ids=["cjk", "snowman", "surrogate"],
+)
+def test_voice_header_outside_latin1_is_400_naming_it_and_never_forwarded(
+    world: World, name: str, value: str
+) -> None:
+    # Given a forwarded header that http.client would fail to encode (a 500 before)
+    event = load_event("proxy-get-accounts")
+    set_header(event, name, value)
+    # When the proxy serves it
+    response = world.call(event)
+    # Then it is a 400 that names the header, and nothing was sent
+    assert response["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert f"header {name} " in body_of(response)["message"]
+    assert world.pool.sent == []
+
+
+def _surrogate_in_path(event: dict[str, Any]) -> None:
+    event["path"] = "/voice/api/v1/\ud800"
+    event["pathParameters"] = {"proxy": "v1/\ud800"}
+
+
+def _surrogate_in_query(event: dict[str, Any]) -> None:
+    event["queryStringParameters"] = {"q": "\udfff"}
+    event["multiValueQueryStringParameters"] = {"q": ["\udfff"]}
+
+
+def _surrogate_in_body(event: dict[str, Any]) -> None:
+    event["body"] = '{"name": "\udc00"}'
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [_surrogate_in_path, _surrogate_in_query, _surrogate_in_body],
+    ids=["path", "query", "body"],
+)
+def test_voice_lone_surrogate_is_400_and_never_forwarded(
+    world: World, plant: Callable[[dict[str, Any]], None]
+) -> None:
+    # Given an event (say a direct invoke with "\ud800" in its JSON) with a lone surrogate
+    event = load_event("proxy-post-json-text")
+    plant(event)
+    # When the proxy serves it
+    response = world.call(event)
+    # Then it is a 400 that says so (a 500 before), and nothing was sent
+    assert response["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert "lone surrogate" in body_of(response)["message"]
+    assert world.pool.sent == []
+
+
 def test_voice_configured_method_is_forwarded() -> None:
     world = make_world(methods=frozenset({"GET", "DELETE"}))
     world.token(1)
@@ -223,6 +310,69 @@ def test_voice_path_the_route_cannot_match_still_gets_400(world: World, path: st
     response = world.call(event)
     assert response["statusCode"] == HTTPStatus.BAD_REQUEST
     assert world.pool.sent == []
+
+
+def test_voice_reply_quoting_the_tokens_is_scrubbed_and_logged_without_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given RingCX answers with an error that quotes the request's Authorization
+    # header, the refresh token, and a header that repeats the bearer token
+    world = make_world()
+    token = world.token(1, refresh_token="rcx-refresh-reflected-0001")
+    quoted = f'{{"error":"bad request","echo":"Authorization: {token.authorization}",'
+    quoted += f'"refresh":"{token.refresh_token}"}}'
+    world.pool.queue(
+        upstream_response(
+            400,
+            quoted,
+            [("Content-Type", "application/json"), ("X-Echo-Auth", token.authorization)],
+        )
+    )
+    # When the proxy returns it
+    with caplog.at_level(logging.WARNING):
+        response = world.call(load_event("proxy-get-accounts"))
+    # Then the status and shape stay, every token is the marker, and the log names where
+    assert response["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert isinstance(response["body"], str)
+    assert body_of(response) == {
+        "error": "bad request",
+        "echo": f"Authorization: Bearer {REDACTED}",
+        "refresh": REDACTED,
+    }
+    assert headers_of(response)["X-Echo-Auth"] == [f"Bearer {REDACTED}"]
+    warnings = [r for r in caplog.records if "reflected" in r.getMessage()]
+    assert [r.__dict__["where"] for r in warnings] == [["body", "X-Echo-Auth"]]
+    logged = caplog.text + repr([r.__dict__ for r in caplog.records])
+    assert token.access_token not in logged
+    assert str(token.refresh_token) not in logged
+
+
+def test_voice_binary_reply_quoting_the_token_stays_binary(world: World) -> None:
+    # Given a binary reply that happens to carry the bearer token
+    token = world.app.tokens.current()
+    data = b"\x00\xff" + token.access_token.encode() + b"\x80"
+    world.pool.queue(upstream_response(200, data, {"Content-Type": "application/octet-stream"}))
+    # When proxied
+    response = world.call(load_event("proxy-get-binary"))
+    # Then it is still base64 bytes, with the marker in place of the token
+    assert response["isBase64Encoded"] is True
+    assert base64.b64decode(response["body"]) == b"\x00\xff" + REDACTED.encode() + b"\x80"
+
+
+def test_voice_retried_reply_quoting_the_first_token_is_scrubbed(world: World) -> None:
+    # Given a 401, a newer generation, and a second reply that quotes both tokens
+    first = world.app.tokens.current()
+    second = world.token(2)
+    world.pool.queue(
+        jwt_expired_401(),
+        upstream_response(
+            200, f"{first.access_token} {second.access_token}", {"Content-Type": "text/plain"}
+        ),
+    )
+    # When proxied / Then neither token survives
+    response = world.call(load_event("proxy-get-accounts"))
+    assert len(world.pool.sent) == 2
+    assert response["body"] == f"{REDACTED} {REDACTED}"
 
 
 def test_voice_unexpected_bug_is_500_without_details(world: World) -> None:
@@ -300,6 +450,19 @@ def test_health_reports_timing_and_accounts_never_a_token(world: World) -> None:
     assert token.access_token not in response["body"]
     assert str(token.refresh_token) not in response["body"]
     assert world.pool.sent == []
+
+
+def test_health_never_names_an_agent_or_their_email(world: World) -> None:
+    # Given a token whose account lists an agent with a name and an email address
+    token = world.app.tokens.current()
+    agent = token.account.to_json()["agents"][0]
+    personal = [agent[key] for key in ("firstName", "lastName", "email", "username")]
+    # When anyone allowed to probe /health does so
+    response = world.call(load_event("proxy-health"))
+    # Then ids and timings come back, and no name or address
+    assert response["statusCode"] == HTTPStatus.OK
+    assert all(value and value not in response["body"] for value in personal)
+    assert "agents" not in body_of(response)
 
 
 def test_health_without_usable_token_is_503() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from ringcx_broker.errors import BadRequest, BrokerError, MethodNotAllowed
 from ringcx_broker.proxy.forward import (
+    FORWARDED_REQUEST_HEADERS,
     MAX_TARGET_CHARS,
     QueryTooLong,
     build_request,
@@ -32,9 +33,43 @@ def test_check_method_not_in_allowlist_is_405(method: str) -> None:
     assert "GET, POST" in caught.value.message
 
 
-@pytest.mark.parametrize("method", ["get", "Post", "GET"])
-def test_check_method_allowlisted_any_case_is_normalised(method: str) -> None:
-    assert check_method(method, GET_POST) == method.upper()
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_check_method_allowlisted_exact_method_is_returned(method: str) -> None:
+    assert check_method(method, GET_POST) == method
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "post",
+        "Post",
+        "get",
+        "gET",
+        "PO\u017fT",
+        "po\u017ft",
+        "G\u0395T",
+        "\uff30\uff2f\uff33\uff34",
+        "POST ",
+    ],
+    ids=[
+        "post",
+        "Post",
+        "get",
+        "gET",
+        "long-s",
+        "long-s-lower",
+        "greek-epsilon",
+        "fullwidth",
+        "space",
+    ],
+)
+def test_check_method_not_exactly_allowlisted_is_405_never_folded(method: str) -> None:
+    # Given a method that folds into POST or GET (str.upper maps "\u017f" to "S")
+    # When checked against the upper-case allow-list
+    with pytest.raises(MethodNotAllowed) as caught:
+        check_method(method, GET_POST)
+    # Then it is refused: an IAM Deny on .../POST/... must not be sidestepped by spelling
+    assert caught.value.status == HTTPStatus.METHOD_NOT_ALLOWED
 
 
 @pytest.mark.parametrize("method", [None, 3, "G\r\nET", "X" * 40])
@@ -79,6 +114,18 @@ def test_encode_query_special_characters_are_percent_encoded(
     multi: dict[str, list[str]], expected: str
 ) -> None:
     assert encode_query({"multiValueQueryStringParameters": multi}) == expected
+
+
+@pytest.mark.parametrize(
+    "multi",
+    [{"a": ["\ud800"]}, {"\udfff": ["x"]}, {"a": ["ok", "x\udc00y"]}],
+    ids=["value", "key", "second-value"],
+)
+def test_encode_query_lone_surrogate_is_400(multi: dict[str, list[str]]) -> None:
+    # Given a decoded query that holds a lone surrogate (quote() cannot encode it)
+    # When re-encoded / Then it is a 400, not a UnicodeEncodeError
+    with pytest.raises(BadRequest, match="lone surrogate"):
+        encode_query({"multiValueQueryStringParameters": multi})
 
 
 def test_encode_query_single_value_only_event_is_used() -> None:
@@ -178,6 +225,43 @@ def test_forwarded_headers_single_value_only_event_is_used() -> None:
 def test_forwarded_headers_control_characters_are_400(value: str) -> None:
     with pytest.raises(BadRequest, match="control characters"):
         forwarded_headers({"headers": {"Content-Type": value}})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Accept", "\u65e5\u672c"),
+        ("Content-Type", "application/json; charset=\u2603"),
+        ("accept-language", "\ud800"),
+        ("If-None-Match", '"\udcff"'),
+        ("If-Match", "\U0001f600"),
+    ],
+    ids=["cjk", "snowman", "lone-high-surrogate", "lone-low-surrogate", "emoji"],
+)
+@pytest.mark.parametrize("field", ["headers", "multiValueHeaders"])
+def test_forwarded_headers_value_outside_latin1_is_400_naming_the_header(
+    field: str, name: str, value: str
+) -> None:
+    # Given a forwarded header whose value http.client cannot encode (Latin-1 only)
+    event = {field: {name: [value] if field == "multiValueHeaders" else value}}
+    # When the headers are filtered
+    with pytest.raises(BadRequest) as caught:
+        forwarded_headers(event)
+    # Then it is a 400 that names the header, not a UnicodeEncodeError while sending
+    assert f"header {FORWARDED_REQUEST_HEADERS[name.lower()]} " in caught.value.message
+    assert "Latin-1" in caught.value.message
+
+
+def test_forwarded_headers_latin1_value_is_forwarded() -> None:
+    event = {"headers": {"Accept-Language": "fr-FR, caf\u00e9;q=0.5"}}
+    assert forwarded_headers(event) == {"Accept-Language": "fr-FR, caf\u00e9;q=0.5"}
+
+
+def test_forwarded_headers_dropped_header_is_never_checked() -> None:
+    # Given odd text in a header that is not forwarded anyway
+    event = {"headers": {"X-Note": "\u65e5\u672c \ud800", "Accept": "application/json"}}
+    # Then it is simply left behind
+    assert forwarded_headers(event) == {"Accept": "application/json"}
 
 
 @pytest.mark.parametrize(

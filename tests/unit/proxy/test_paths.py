@@ -61,8 +61,35 @@ ATTACKS = [
     "%" + "25" * 6 + "2e%2e",
 ]
 
+# Dot segments padded with whitespace or disguised by blanks that some servers
+# trim or ignore; refused like the bare dots they may become.
+PADDED_DOT_SEGMENTS = [
+    "v1/..%20/admin",
+    "v1/..%20",
+    "v1/%20../admin",
+    "v1/ ../admin",
+    "v1/.. /admin",
+    "v1/..%09/admin",
+    "v1/..%C2%A0/admin",
+    "v1/.%C2%A0./admin",
+    "v1/.\u00a0./admin",
+    "v1/..\u3000/admin",
+    "v1/..\u2000/admin",
+    "v1/..\u200a/admin",
+    "v1/..\u200b/admin",
+    "v1/.%E2%80%8B./admin",
+    "v1/\ufeff../admin",
+    "v1/..\u2060/admin",
+    "v1/..\u00ad/admin",
+    "v1/..\u3164/admin",
+    "v1/%20.%20/admin",
+    "v1/.\u2002;x=1/admin",
+    "v1/\uff0e\u00a0\uff0e/admin",
+]
+LONE_SURROGATES = ["v1/\ud800", "v1/a\udfffb/c", "\udc80"]
 
-@pytest.mark.parametrize("attack", ATTACKS)
+
+@pytest.mark.parametrize("attack", ATTACKS + PADDED_DOT_SEGMENTS + LONE_SURROGATES)
 def test_safe_segments_attack_string_is_rejected_with_400(attack: str) -> None:
     # Given an attacker-controlled proxy path
     # When it is decoded and checked
@@ -88,6 +115,9 @@ def test_safe_segments_attack_string_is_rejected_with_400(attack: str) -> None:
         ("v1/matrix;a=1/x", "/voice/api/v1/matrix;a=1/x"),
         ("v1/user@example.com", "/voice/api/v1/user@example.com"),
         ("v1/admin/accounts%2f15300002", "/voice/api/v1/admin/accounts/15300002"),
+        ("v1/a .b/. a/x", "/voice/api/v1/a%20.b/.%20a/x"),
+        ("v1/...%20/x", "/voice/api/v1/...%20/x"),
+        ("v1/Jos\u00e9\u00a0Mar\u00eda", "/voice/api/v1/Jos%C3%A9%C2%A0Mar%C3%ADa"),
     ],
 )
 def test_upstream_path_legitimate_proxy_is_canonically_encoded(proxy: str, expected: str) -> None:
@@ -96,6 +126,15 @@ def test_upstream_path_legitimate_proxy_is_canonically_encoded(proxy: str, expec
     # When the upstream path is built
     # Then it is the canonical encoding under /voice/api/
     assert upstream_path(event) == expected
+
+
+@pytest.mark.parametrize("proxy", PADDED_DOT_SEGMENTS + LONE_SURROGATES)
+def test_upstream_path_padded_dot_segment_or_surrogate_in_event_is_rejected(proxy: str) -> None:
+    # Given an event whose path and proxy both carry the disguised segment
+    event = {"path": "/voice/api/" + proxy, "pathParameters": {"proxy": proxy}}
+    # When the upstream path is built / Then it is refused (never re-encoded and forwarded)
+    with pytest.raises(PathRejected):
+        upstream_path(event)
 
 
 def test_fully_decoded_layered_encoding_decodes_until_stable() -> None:

@@ -21,12 +21,14 @@ from ringcx_broker.errors import UpstreamTimeout, UpstreamUnavailable
 from ringcx_broker.proxy.forward import (
     LAMBDA_RESPONSE_LIMIT,
     MAX_UPSTREAM_BODY,
+    REDACTED,
     ResponseTooLarge,
     Upstream,
     UpstreamReply,
     UpstreamRequest,
     fits_in_lambda,
     is_textual,
+    scrub_reflections,
     to_proxy_reply,
 )
 from tests.unit.proxy.fakes import FakeOriginPool, upstream_response
@@ -165,6 +167,102 @@ def test_to_proxy_reply_cookies_and_hop_by_hop_headers_are_dropped() -> None:
         "X-RateLimit-Remaining": ["119"],
         "Link": ["<a>; rel=next", "<b>; rel=last"],
     }
+
+
+def test_to_proxy_reply_headers_named_in_connection_are_dropped() -> None:
+    # Given an upstream that marks its own headers hop-by-hop (RFC 9110, 7.6.1)
+    upstream = reply(
+        headers=(
+            ("Content-Type", "application/json"),
+            ("Connection", "keep-alive, X-Internal-Route"),
+            ("connection", " x-debug-id ,,"),
+            ("X-Internal-Route", "pod-7"),
+            ("x-internal-route", "pod-8"),
+            ("X-Debug-Id", "abc"),
+            ("X-Kept", "1"),
+        ),
+        body=b"{}",
+    )
+    # When translated for API Gateway
+    proxied = to_proxy_reply(upstream)
+    # Then every header the Connection header names is gone, in any casing
+    assert proxied.headers == {"Content-Type": ["application/json"], "X-Kept": ["1"]}
+
+
+ACCESS = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl"
+REFRESH = "rcx-refresh-0b6f4f8e"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        (
+            "application/json",
+            f'{{"error":"bad header Authorization: Bearer {ACCESS}"}}'.encode(),
+            f'{{"error":"bad header Authorization: Bearer {REDACTED}"}}'.encode(),
+        ),
+        (
+            "text/plain",
+            f"{ACCESS}|{REFRESH}|{ACCESS}".encode(),
+            f"{REDACTED}|{REDACTED}|{REDACTED}".encode(),
+        ),
+        (
+            "application/octet-stream",
+            b"\x00\xff" + ACCESS.encode() + b"\xfe",
+            b"\x00\xff" + REDACTED.encode() + b"\xfe",
+        ),
+    ],
+    ids=["json", "text-both-tokens", "binary"],
+)
+def test_scrub_reflections_token_in_body_is_replaced_keeping_its_bytes_around(
+    content_type: str, body: bytes, expected: bytes
+) -> None:
+    # Given a reply whose body quotes the request's tokens
+    upstream = reply(status=400, body=body, headers=(("Content-Type", content_type),))
+    # When scrubbed
+    scrubbed, places = scrub_reflections(upstream, (ACCESS, REFRESH))
+    # Then every occurrence is the marker, everything else is byte for byte the same
+    assert scrubbed.body == expected
+    assert scrubbed.status == HTTPStatus.BAD_REQUEST
+    assert places == ("body",)
+
+
+def test_scrub_reflections_token_in_header_value_is_replaced_and_named() -> None:
+    # Given headers that quote the token (in a value) and one whose name holds it
+    upstream = reply(
+        headers=(
+            ("Content-Type", "application/json"),
+            ("WWW-Authenticate", f'Bearer error="invalid_token", token="{ACCESS}"'),
+            ("X-Echo-Authorization", f"Bearer {ACCESS}"),
+            (f"X-{REFRESH}", "1"),
+        ),
+        body=b"{}",
+    )
+    # When scrubbed
+    scrubbed, places = scrub_reflections(upstream, (ACCESS, REFRESH))
+    # Then values carry the marker, the header named after a token is gone, and each is named
+    assert scrubbed.headers == (
+        ("Content-Type", "application/json"),
+        ("WWW-Authenticate", f'Bearer error="invalid_token", token="{REDACTED}"'),
+        ("X-Echo-Authorization", f"Bearer {REDACTED}"),
+    )
+    assert places == ("WWW-Authenticate", "X-Echo-Authorization", f"X-{REDACTED}")
+    assert scrubbed.body == b"{}"
+
+
+def test_scrub_reflections_clean_reply_is_returned_as_is() -> None:
+    upstream = reply(body=b'{"a":1}', headers=(("Content-Type", "application/json"),))
+    scrubbed, places = scrub_reflections(upstream, (ACCESS, REFRESH, ""))
+    assert scrubbed is upstream
+    assert places == ()
+
+
+def test_scrub_reflections_token_inside_another_is_replaced_whole() -> None:
+    # Given a secret that contains another (the longer one must win)
+    longer = f"{ACCESS}-extended"
+    upstream = reply(body=longer.encode())
+    scrubbed, _ = scrub_reflections(upstream, (ACCESS, longer))
+    assert scrubbed.body == REDACTED.encode()
 
 
 @pytest.mark.parametrize(

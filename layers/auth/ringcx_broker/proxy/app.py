@@ -30,12 +30,20 @@ from ringcx_broker.errors import (
     NoUsableToken,
     RateLimited,
 )
-from ringcx_broker.events import JSON_HEADERS, direct_error, error_response, internal_error
+from ringcx_broker.events import (
+    JSON_HEADERS,
+    api_response,
+    direct_error,
+    error_response,
+    internal_error,
+)
 from ringcx_broker.proxy.forward import (
     Upstream,
     UpstreamReply,
     UpstreamRequest,
     build_request,
+    check_method,
+    scrub_reflections,
     to_proxy_reply,
 )
 from ringcx_broker.proxy.token_source import LambdaRefresher, RingReader, TokenSource
@@ -90,6 +98,8 @@ class ProxyApp:
         if problem is not None:
             return problem
         try:
+            if event["httpMethod"] not in ROUTED_METHODS:
+                return self._unrouted(event)
             return self._resolver.resolve(event, context)
         except Exception as exc:  # a bug: log the type only, a traceback may quote a token
             logger.error("Proxy crashed", extra={"error": type(exc).__name__})
@@ -97,13 +107,22 @@ class ProxyApp:
 
     def forward(self, request: UpstreamRequest) -> UpstreamReply:
         """Send with the cached token; after a 401, at most one retry (see
-        ``TokenSource.after_unauthorized``)."""
+        ``TokenSource.after_unauthorized``). The reply comes back with every
+        token that was sent (and its generation's refresh token) scrubbed."""
         token = self._tokens.current()
+        used = [token]
         reply = self._upstream.send(request, token.authorization)
         if reply.status == HTTPStatus.UNAUTHORIZED:
             retry = self._tokens.after_unauthorized(token, expired=reply.says_token_expired)
             if retry is not None:
+                used.append(retry)
                 reply = self._upstream.send(request, retry.authorization)
+        secrets = [s for t in used for s in (t.access_token, t.refresh_token) if s]
+        reply, places = scrub_reflections(reply, secrets)
+        if places:
+            logger.warning(
+                "RingCX reflected a broker token; it was redacted", extra={"where": list(places)}
+            )
         return reply
 
     # -- routes ------------------------------------------------------------------
@@ -143,27 +162,39 @@ class ProxyApp:
         # The voice route's regex cannot match every byte a caller may send
         # (a newline, say); such requests still get the voice checks (400/405)
         # instead of a bare 404.
-        event = self._resolver.current_event.raw_event
-        path = event.get("path")
-        if event.get("resource") == VOICE_RESOURCE or (
-            isinstance(path, str) and path.startswith(VOICE_PREFIX)
-        ):
+        if _is_voice(self._resolver.current_event.raw_event):
             return self._voice()
         raise NotFound("Not found")
+
+    def _unrouted(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """A method that is not exactly one of ``ROUTED_METHODS``. The resolver
+        upper-cases methods before routing, so it never sees them: ``get
+        /health`` is not GET's to answer, and ``post`` on the voice route is a
+        405 like any method off the allow-list."""
+        error: BrokerError = NotFound("Not found")
+        if _is_voice(event):
+            try:
+                check_method(event["httpMethod"], self._settings.allowed_methods)
+            except MethodNotAllowed as refused:
+                error = refused
+        return api_response(error.status, error.to_body(), self._error_headers(error))
 
     # -- errors ------------------------------------------------------------------
 
     def _broker_error(self, error: BrokerError) -> Response[Any]:
+        if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.warning(
+                "Proxy request failed", extra={"status": int(error.status), "reason": error.message}
+            )
+        return _json(error.status, error.to_body(), self._error_headers(error))
+
+    def _error_headers(self, error: BrokerError) -> dict[str, str]:
         headers: dict[str, str] = {}
         if isinstance(error, MethodNotAllowed):
             headers["Allow"] = ", ".join(sorted(self._settings.allowed_methods))
         if isinstance(error, RateLimited):
             headers["Retry-After"] = str(error.retry_after)
-        if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            logger.warning(
-                "Proxy request failed", extra={"status": int(error.status), "reason": error.message}
-            )
-        return _json(error.status, error.to_body(), headers)
+        return headers
 
     def _crash(self, error: Exception) -> Response[Any]:
         logger.error("Proxy route crashed", extra={"error": type(error).__name__})
@@ -178,6 +209,13 @@ def _json(
         status_code=int(status),
         body=json.dumps(body),
         headers={**JSON_HEADERS, **(headers or {})},
+    )
+
+
+def _is_voice(event: Mapping[str, Any]) -> bool:
+    path = event.get("path")
+    return event.get("resource") == VOICE_RESOURCE or (
+        isinstance(path, str) and path.startswith(VOICE_PREFIX)
     )
 
 

@@ -23,7 +23,7 @@ from ringcx_broker.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from ringcx_broker.events import body_bytes
+from ringcx_broker.events import body_bytes, has_lone_surrogate
 from ringcx_broker.proxy.paths import upstream_path
 
 SERVICE = "RingCX"
@@ -76,6 +76,8 @@ _TEXT_TYPES = frozenset(
         "application/x-www-form-urlencoded",
     }
 )
+# What a token reflected by RingCX becomes before the reply goes back.
+REDACTED = "[redacted-by-ringcx-broker]"
 _HEADER_VALUE_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _METHOD = re.compile(r"[A-Z]{1,16}")
 _EXPIRED_MARKER = b"expired"  # "Jwt is expired", "JWT is expired.": the SDKs match this
@@ -141,7 +143,13 @@ def build_request(event: Mapping[str, Any], allowed_methods: frozenset[str]) -> 
 
 
 def check_method(raw: object, allowed: frozenset[str]) -> str:
-    method = raw.upper() if isinstance(raw, str) else ""
+    """``raw`` itself when it is on the upper-case allow-list, else 405.
+
+    Never folded: IAM authorises ``.../POST/...`` by the method as sent, so a
+    ``post``, or a ``PO\u017fT`` that ``str.upper`` turns into ``POST``, must
+    not be forwarded as POST past a Deny written for POST.
+    """
+    method = raw if isinstance(raw, str) else ""
     if method in allowed:
         return method
     shown = method if _METHOD.fullmatch(method) else "this method"
@@ -180,6 +188,8 @@ def _query_pairs(multi: object, single: object) -> list[tuple[str, str]]:
             or not all(isinstance(value, str) for value in values)
         ):
             raise BadRequest("query string parameters must map names to strings")
+        if has_lone_surrogate(key) or any(has_lone_surrogate(value) for value in values):
+            raise BadRequest("query string is not valid Unicode text (it holds a lone surrogate)")
         pairs.extend((key, value) for value in values)
     return pairs
 
@@ -222,6 +232,13 @@ def _add_header(found: dict[str, str], name: str, values: list[str]) -> None:
     joined = ", ".join(values)
     if _HEADER_VALUE_UNSAFE.search(joined):
         raise BadRequest(f"header {canonical} contains control characters")
+    try:
+        joined.encode("latin-1")  # what http.client sends; it raises otherwise
+    except UnicodeEncodeError as exc:
+        raise BadRequest(
+            f"header {canonical} holds characters outside Latin-1, which HTTP headers "
+            "cannot carry; percent-encode or drop them"
+        ) from exc
     found[canonical] = joined
 
 
@@ -321,13 +338,64 @@ class ProxyReply:
     body: str | bytes
 
 
+def scrub_reflections(
+    reply: UpstreamReply, secrets: Iterable[str]
+) -> tuple[UpstreamReply, tuple[str, ...]]:
+    """``reply`` with every occurrence of each secret replaced by ``REDACTED``,
+    and where that happened (``"body"`` or header names), for the log.
+
+    An upstream error that quotes the request's ``Authorization`` header would
+    otherwise hand the broker's token to a caller who is only allowed to use
+    the proxy. The body is scrubbed as bytes, so its type (text or binary) is
+    what it would have been; a header whose name holds a secret is dropped.
+    Longer secrets go first, so one inside another is replaced whole.
+    """
+    wanted = sorted({s for s in secrets if s}, key=len, reverse=True)
+    places: list[str] = []
+    body = reply.body
+    for secret in wanted:
+        body = body.replace(secret.encode("utf-8", "surrogatepass"), REDACTED.encode())
+    if body != reply.body:
+        places.append("body")
+    headers: list[tuple[str, str]] = []
+    for name, value in reply.headers:
+        clean_name, clean_value = _redacted(name, wanted), _redacted(value, wanted)
+        if clean_name != name or clean_value != value:
+            places.append(clean_name)
+        if clean_name == name:
+            headers.append((name, clean_value))
+    if not places:
+        return reply, ()
+    return UpstreamReply(reply.status, tuple(headers), body), tuple(places)
+
+
+def _redacted(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def connection_named(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """Header names (lower case) that a ``Connection`` header declares
+    hop-by-hop (RFC 9110, 7.6.1): they are for the link to RingCX, not for
+    the caller, and must not be forwarded."""
+    return frozenset(
+        option.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for option in value.split(",")
+        if option.strip()
+    )
+
+
 def to_proxy_reply(reply: UpstreamReply) -> ProxyReply:
     """Safe headers, the body as text when it is text, and the 6 MB check."""
     headers: dict[str, list[str]] = {}
     names: dict[str, str] = {"content-type": "Content-Type"}  # one spelling per header
+    dropped = DROPPED_RESPONSE_HEADERS | connection_named(reply.headers)
     for name, value in reply.headers:
         key = name.lower()
-        if key in DROPPED_RESPONSE_HEADERS or key.startswith("x-amz"):
+        if key in dropped or key.startswith("x-amz"):
             continue
         headers.setdefault(names.setdefault(key, name), []).append(value)
     body = _body_for(reply.body, reply.header("content-type"))

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ringcx_broker.errors import BadRequest
+from ringcx_broker.events import has_lone_surrogate
 
 PREFIX = "/voice/api/"
 MAX_DECODE_ROUNDS = 4
@@ -28,6 +29,12 @@ _SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _DOT_SEGMENTS = frozenset({".", ".."})
+# Blanks a server may trim or ignore around or inside a segment, so that
+# "..%20", " ..", "..%C2%A0" or ".\u200b." could be taken for "..": every
+# whitespace character (ASCII and Unicode), every format character (zero-width
+# spaces and joiners, the BOM, the soft hyphen) and the fillers that render
+# as nothing.
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 
 
 class PathRejected(BadRequest):
@@ -53,11 +60,14 @@ def safe_segments(decoded: str) -> list[str]:
 
     Rejected: empty paths, over-long paths, control characters, backslashes,
     a leading ``scheme:``, empty segments (``//host``; one trailing slash is
-    allowed), and ``.``/``..`` segments, also as ``..;param`` (Tomcat) and as
-    Unicode look-alikes that NFKC folds into dots or slashes.
+    allowed), and ``.``/``..`` segments, also as ``..;param`` (Tomcat), as
+    Unicode look-alikes that NFKC folds into dots or slashes, and padded or
+    split by blanks (``..%20``, `` ..``, ``.\u00a0.``).
     """
     if not decoded:
         raise PathRejected("path is empty")
+    if has_lone_surrogate(decoded):
+        raise PathRejected("path is not valid Unicode text (it holds a lone surrogate)")
     if len(decoded) > MAX_PATH_CHARS:
         raise PathRejected(f"path is longer than {MAX_PATH_CHARS} characters")
     if _CONTROL.search(decoded):
@@ -77,15 +87,22 @@ def safe_segments(decoded: str) -> list[str]:
 
 
 def _check_segment(segment: str) -> None:
-    forms = [segment]
+    folded = segment
     if not segment.isascii():
         folded = unicodedata.normalize("NFKC", segment)
         if "/" in folded or "\\" in folded or _CONTROL.search(folded):
             raise PathRejected("path contains a character that folds into a separator")
-        forms.append(folded)
-    for form in forms:
+    for form in (segment, folded, _without_blanks(folded)):
         if form.split(";", 1)[0] in _DOT_SEGMENTS:
-            raise PathRejected("path contains a '.' or '..' segment")
+            raise PathRejected("path contains a '.' or '..' segment (perhaps padded with blanks)")
+
+
+def _without_blanks(text: str) -> str:
+    return "".join(ch for ch in text if not _is_blank(ch))
+
+
+def _is_blank(ch: str) -> bool:
+    return ch.isspace() or ch in _INVISIBLE or unicodedata.category(ch) == "Cf"
 
 
 def encode_segments(segments: list[str]) -> str:
