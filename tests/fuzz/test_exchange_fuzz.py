@@ -8,9 +8,8 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
-from hypothesis import assume, event, given
+from hypothesis import event, given
 
-from ringcx_broker.events import has_lone_surrogate
 from ringcx_broker.exchange import handle
 from tests.fuzz.strategies import exchange_api_events, exchange_direct_invokes
 from tests.fuzz.worlds import (
@@ -24,27 +23,14 @@ from tests.fuzz.worlds import (
 from tests.unit.core.fakes import FakeClock
 
 
-def known_direct_invoke_finding(payload: Any) -> bool:
-    """Found by this suite, to be fixed in ``exchange.py`` (``rc_token_from`` or
-    ``_direct_fields``): a direct invoke whose ``rcAccessToken`` holds a lone
-    surrogate reaches ``urlencode`` in ``http.post_form`` and is a 500
-    (``UnicodeEncodeError``). API events are refused earlier, in ``events.py``.
-    Remove this filter with the xfail below once the fix lands."""
-    token = payload.get("rcAccessToken") if isinstance(payload, dict) else None
-    return isinstance(token, str) and has_lone_surrogate(token)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="exchange.py: a direct invoke with a lone surrogate in rcAccessToken is a 500",
-)
 @pytest.mark.parametrize(
     "payload",
     [{"rcAccessToken": "\ud800"}, {"rcAccessToken": "rc-token\udfff", "rcTokenType": "Bearer"}],
     ids=["alone", "suffix"],
 )
 def test_exchange_direct_invoke_lone_surrogate_token_is_400(payload: dict[str, Any]) -> None:
-    # Given the JSON a direct invoke may carry ("\ud800" decodes to a lone surrogate)
+    # Given the JSON a direct invoke may carry ("\ud800" decodes to a lone surrogate), which
+    # this suite found reaching urlencode as a 500
     world = exchange_world()
     # When the exchange handles it
     reply = handle(payload, world.exchanger, FakeClock())
@@ -82,7 +68,6 @@ def test_exchange_any_api_event_is_answered_below_500_without_leaks(
 
 @given(exchange_direct_invokes)
 def test_exchange_any_direct_invoke_is_ok_or_a_4xx_without_leaks(payload: Any) -> None:
-    assume(not known_direct_invoke_finding(payload))
     world = exchange_world()
     reply = handle(payload, world.exchanger, FakeClock())
     assert_direct_reply(reply)

@@ -23,6 +23,7 @@ from ringcx_broker.events import (
     api_response,
     direct_error,
     error_response,
+    has_lone_surrogate,
     internal_error,
     is_api_event,
     parse_fields,
@@ -181,6 +182,8 @@ class ExchangeRequest:
         value = fields["rcAccessToken"]
         if not isinstance(value, str) or not value.strip():
             raise BadRequest("rcAccessToken must be a non-empty string")
+        if has_lone_surrogate(value):  # a direct invoke's JSON may carry one
+            raise BadRequest("rcAccessToken holds a lone surrogate: it is not valid text")
         return cls(value.strip(), replace)
 
 
