@@ -1,26 +1,32 @@
-"""ProxyFunction's REST resolver, and the container's lazily built singleton.
+"""ProxyFunction's three routes, and the container's lazily built singleton.
 
-Routes (design section 3):
+Routes (docs/contract.md):
 
 - ``ANY /voice/api/{proxy+}``: forwarded to ``{RINGCX_SERVER_URL}/voice/api/...``
   with the broker's bearer token; one retry after a 401 (see ``forward``).
-- ``GET /health``: token timing and account ids, never a token; 503 when no
-  unexpired token exists.
+- ``GET /health``: the ring's newest generation, ids and timings, never a
+  token; 503 when no unexpired token exists.
 - ``GET /token``: the access token itself, only when ``TOKEN_ENDPOINT_ENABLED``;
   otherwise 404 like any unknown route.
 
 Every error is JSON ``{"message": ...}``: no trace, no token, no event.
+
+Why no Powertools event handler: its package imports every resolver (AppSync,
+Bedrock, VPC Lattice, ...) and costs a cold start about 58 ms, and its typed
+events another 32 ms, to route three paths whose events ``forward`` and
+``paths`` validate field by field anyway (benchmarks/README.md, "Lean
+import"). Powertools keeps the logging.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from ringcx_broker.errors import (
     BadRequest,
@@ -30,38 +36,26 @@ from ringcx_broker.errors import (
     NoUsableToken,
     RateLimited,
 )
-from ringcx_broker.events import (
-    JSON_HEADERS,
-    api_response,
-    direct_error,
-    error_response,
-    internal_error,
-)
+from ringcx_broker.events import JSON_HEADERS, direct_error, error_response, internal_error
 from ringcx_broker.proxy.forward import (
+    ProxyReply,
     Upstream,
     UpstreamReply,
     UpstreamRequest,
     build_request,
-    check_method,
     scrub_reflections,
     to_proxy_reply,
 )
+from ringcx_broker.proxy.routes import Route, route_of
 from ringcx_broker.proxy.token_source import LambdaRefresher, RingReader, TokenSource
 from ringcx_broker.timing import Clock, system_clock
 
 if TYPE_CHECKING:
     import urllib3
-    from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
     from ringcx_broker.settings import Settings
 
 logger = Logger(child=True)
-
-VOICE_RULE = "/voice/api/.+"
-VOICE_RESOURCE = "/voice/api/{proxy+}"
-VOICE_PREFIX = "/voice/api"
-# API Gateway's ANY; the allow-list in Settings decides what is forwarded.
-ROUTED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 class ProxyApp:
@@ -78,15 +72,6 @@ class ProxyApp:
         self._tokens = tokens
         self._upstream = upstream
         self._clock = clock
-        # debug=False: POWERTOOLS_DEV must never make the resolver print events.
-        resolver = APIGatewayRestResolver(debug=False)
-        resolver.route(VOICE_RULE, method=ROUTED_METHODS)(self._voice)
-        resolver.get("/health")(self._health)
-        resolver.get("/token")(self._token)
-        resolver.not_found(self._not_found)
-        resolver.exception_handler(BrokerError)(self._broker_error)
-        resolver.exception_handler(Exception)(self._crash)
-        self._resolver = resolver
 
     @property
     def tokens(self) -> TokenSource:
@@ -98,12 +83,12 @@ class ProxyApp:
         if problem is not None:
             return problem
         try:
-            if event["httpMethod"] not in ROUTED_METHODS:
-                return self._unrouted(event)
-            return self._resolver.resolve(event, context)
+            return self._dispatch(event)
+        except BrokerError as error:
+            return self._error(error)
         except Exception as exc:  # a bug: log the type only, a traceback may quote a token
             logger.error("Proxy crashed", extra={"error": type(exc).__name__})
-            return error_response(internal_error())
+            return self._error(internal_error())
 
     def forward(self, request: UpstreamRequest) -> UpstreamReply:
         """Send with the cached token; after a 401, at most one retry (see
@@ -127,13 +112,20 @@ class ProxyApp:
 
     # -- routes ------------------------------------------------------------------
 
-    def _voice(self) -> Response[Any]:
-        event = self._resolver.current_event.raw_event
-        request = build_request(event, self._settings.allowed_methods)
-        reply = to_proxy_reply(self.forward(request))
-        return Response(status_code=reply.status, body=reply.body, headers=reply.headers)
+    def _dispatch(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        route = route_of(event)
+        # Methods are matched exactly: "get /health" is not GET's to answer, and on
+        # the voice route ``build_request`` answers 405 for anything off the list.
+        if route is Route.VOICE:
+            request = build_request(event, self._settings.allowed_methods)
+            return _proxied(to_proxy_reply(self.forward(request)))
+        if event["httpMethod"] == "GET" and route is Route.HEALTH:
+            return self._health()
+        if event["httpMethod"] == "GET" and route is Route.TOKEN:
+            return self._token()
+        raise NotFound("Not found")
 
-    def _health(self) -> Response[Any]:
+    def _health(self) -> dict[str, Any]:
         status, now = self._tokens.status(), self._clock()
         if status.usable(now) is None:
             detail = "" if status.ring_readable else " (the token ring could not be read)"
@@ -142,7 +134,7 @@ class ProxyApp:
             )
         return _json(HTTPStatus.OK, status.describe(now))
 
-    def _token(self) -> Response[Any]:
+    def _token(self) -> dict[str, Any]:
         if not self._settings.token_endpoint_enabled:
             raise NotFound("Not found")
         token = self._tokens.current()
@@ -158,69 +150,52 @@ class ProxyApp:
             },
         )
 
-    def _not_found(self, _error: NotFoundError) -> Response[Any]:
-        # The voice route's regex cannot match every byte a caller may send
-        # (a newline, say); such requests still get the voice checks (400/405)
-        # instead of a bare 404.
-        if _is_voice(self._resolver.current_event.raw_event):
-            return self._voice()
-        raise NotFound("Not found")
-
-    def _unrouted(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """A method that is not exactly one of ``ROUTED_METHODS``. The resolver
-        upper-cases methods before routing, so it never sees them: ``get
-        /health`` is not GET's to answer, and ``post`` on the voice route is a
-        405 like any method off the allow-list."""
-        error: BrokerError = NotFound("Not found")
-        if _is_voice(event):
-            try:
-                check_method(event["httpMethod"], self._settings.allowed_methods)
-            except MethodNotAllowed as refused:
-                error = refused
-        return api_response(error.status, error.to_body(), self._error_headers(error))
-
     # -- errors ------------------------------------------------------------------
 
-    def _broker_error(self, error: BrokerError) -> Response[Any]:
+    def _error(self, error: BrokerError) -> dict[str, Any]:
         if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.warning(
                 "Proxy request failed", extra={"status": int(error.status), "reason": error.message}
             )
-        return _json(error.status, error.to_body(), self._error_headers(error))
-
-    def _error_headers(self, error: BrokerError) -> dict[str, str]:
         headers: dict[str, str] = {}
         if isinstance(error, MethodNotAllowed):
             headers["Allow"] = ", ".join(sorted(self._settings.allowed_methods))
         if isinstance(error, RateLimited):
             headers["Retry-After"] = str(error.retry_after)
-        return headers
-
-    def _crash(self, error: Exception) -> Response[Any]:
-        logger.error("Proxy route crashed", extra={"error": type(error).__name__})
-        crash = internal_error()
-        return _json(crash.status, crash.to_body())
+        return _json(error.status, error.to_body(), headers)
 
 
 def _json(
     status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
-) -> Response[Any]:
-    return Response(
-        status_code=int(status),
-        body=json.dumps(body),
-        headers={**JSON_HEADERS, **(headers or {})},
-    )
+) -> dict[str, Any]:
+    """A broker-made JSON reply, in API Gateway's multi-value shape."""
+    merged = {**JSON_HEADERS, **(headers or {})}
+    return {
+        "statusCode": int(status),
+        "multiValueHeaders": {name: [value] for name, value in merged.items()},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
 
 
-def _is_voice(event: Mapping[str, Any]) -> bool:
-    path = event.get("path")
-    return event.get("resource") == VOICE_RESOURCE or (
-        isinstance(path, str) and path.startswith(VOICE_PREFIX)
+def _proxied(reply: ProxyReply) -> dict[str, Any]:
+    """RingCX's reply for API Gateway: binary bodies travel as base64."""
+    binary = isinstance(reply.body, bytes)
+    body = (
+        base64.b64encode(reply.body).decode("ascii")
+        if isinstance(reply.body, bytes)
+        else reply.body
     )
+    return {
+        "statusCode": reply.status,
+        "multiValueHeaders": reply.headers,
+        "body": body,
+        "isBase64Encoded": binary,
+    }
 
 
 def shape_problem(event: Any) -> dict[str, Any] | None:
-    """A reply for events the resolver must not see, or None when the shape is sound."""
+    """A reply for events that are not sound REST proxy events, or None."""
     if not isinstance(event, Mapping) or "httpMethod" not in event:
         return direct_error(
             BadRequest(
