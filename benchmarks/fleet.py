@@ -376,6 +376,11 @@ def run_broker(n: int, cfg: FleetConfig) -> SideResult:
             "auth_calls_per_generation": rounded(
                 sum(result.auth[e]["calls"] for e in AUTH_ENDPOINTS) / max(1, generations), 2
             ),
+            # After the bootstrap (one JWT login + exchange for generation 1), every
+            # generation should cost exactly one refresh call, whatever N is.
+            "refreshes_per_rotation": rounded(
+                result.auth["rcx_refresh"]["calls"] / max(1, generations - 1), 2
+            ),
             "secrets_writes": writer_calls.get("PutSecretValue", 0),
             "secrets_reads_by_proxies": sum(reader_calls.values()),
         }
