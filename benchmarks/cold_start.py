@@ -373,6 +373,7 @@ def measure(
     }
     result["import_difference"] = import_difference(result["import"])
     result["import_steps_ms"] = import_steps(python, built.sys_path(PROXY), envs.direct)
+    result["routing_options_ms"] = routing_options(python, built.sys_path(PROXY), envs.direct)
     return result
 
 
@@ -390,10 +391,18 @@ IMPORT_STEPS = (
     "urllib3",
     "botocore",
     "aws_lambda_powertools",
-    "aws_lambda_powertools.event_handler",
     "ringcx_broker.proxy.app",
     "app",
 )
+# Ways to route the proxy's three paths, each measured on top of what every way
+# imports anyway (urllib3, botocore, Powertools' Logger): the resolver the proxy
+# used to import, Powertools' typed REST event, and the small router it uses now.
+ROUTING_OPTIONS = {
+    "Powertools APIGatewayRestResolver": "aws_lambda_powertools.event_handler",
+    "Powertools APIGatewayProxyEvent": "aws_lambda_powertools.utilities.data_classes",
+    "own router (ringcx_broker.proxy.routes)": "ringcx_broker.proxy.routes",
+}
+ROUTING_BASE = ("urllib3", "botocore", "aws_lambda_powertools")
 
 
 def import_steps(
@@ -416,6 +425,31 @@ def import_steps(
         for name in IMPORT_STEPS:
             samples[name].append(tops.get(name, 0) / 1000)
     return {name: median(values) for name, values in samples.items()}
+
+
+def routing_options(
+    python: str, paths: Sequence[str], env: Mapping[str, str], runs: int = 7
+) -> dict[str, float]:
+    """Median added import time of each of ``ROUTING_OPTIONS``, each in its own
+    fresh process after ``ROUTING_BASE``."""
+    found: dict[str, float] = {}
+    for label, module in ROUTING_OPTIONS.items():
+        code = "import os, sys; sys.path[:0] = sys.argv[1].split(os.pathsep)\n" + "\n".join(
+            f"import {name}" for name in (*ROUTING_BASE, module)
+        )
+        samples = []
+        for _ in range(runs):
+            done = subprocess.run(
+                [python, "-I", "-S", "-X", "importtime", "-c", code, os.pathsep.join(paths)],
+                capture_output=True,
+                text=True,
+                env=dict(env),
+                check=True,
+            )
+            tops = {line.name: line.cumulative_us for line in parse_importtime(done.stderr)}
+            samples.append(tops.get(module, 0) / 1000)
+        found[label] = median(samples)
+    return found
 
 
 def import_difference(profiles: Mapping[str, dict[str, Any]]) -> dict[str, Any]:

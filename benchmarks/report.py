@@ -154,6 +154,11 @@ def _cold_imports(data: Mapping[str, Any], out: Printer) -> None:
         _wrapped(f"import self-time by package, {side} (ms): {parts}", out)
     steps = ", ".join(f"+{name} {ms:.0f}" for name, ms in data["import_steps_ms"].items())
     _wrapped(f"import cost step by step, each on top of the previous (ms): {steps}", out)
+    options = ", ".join(
+        f"{name} {ms:.0f}" for name, ms in data.get("routing_options_ms", {}).items()
+    )
+    if options:
+        _wrapped(f"routing the three paths, import cost of each way (ms): {options}", out)
     diff = data["import_difference"]
     only = ", ".join(f"{k} {v:.0f}" for k, v in diff["broker_only_by_package_ms"].items())
     top = ", ".join(f"{k} {v:.1f}" for k, v in diff["broker_only_top5_self_ms"].items())
