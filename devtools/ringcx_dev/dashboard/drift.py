@@ -34,6 +34,7 @@ from .definition import (
     resources_of,
     template_text,
 )
+from .filter_pattern import FilterPattern
 
 FUNCTION_TYPE: Final = "AWS::Serverless::Function"
 API_TYPE: Final = "AWS::Serverless::Api"
@@ -41,7 +42,6 @@ FILTER_TYPE: Final = "AWS::Logs::MetricFilter"
 LOG_GROUP_TYPE: Final = "AWS::Logs::LogGroup"
 LAMBDA_METRICS: Final = ("Errors", "Throttles", "Duration")
 API_METRICS: Final = ("Count", "4XXError", "5XXError", "Latency", "IntegrationLatency")
-_MESSAGE: Final = re.compile(r'\$\.message\s*=\s*"([^"]*)"')
 _FUNCTION_LOG_GROUP: Final = re.compile(r"^/aws/lambda/\$\{(\w+)\}$")
 # SAM names a REST API without a Name after the stack (its OpenAPI info.title).
 SAM_DEFAULT_API_NAME: Final = "${AWS::StackName}"
@@ -59,10 +59,14 @@ class Watched:
 class MetricFilter:
     logical_id: str
     function: str | None  # the function whose log group it reads
-    messages: tuple[str, ...]
+    pattern: FilterPattern
     namespace: str
     metric: str
     dimensions: tuple[tuple[str, str], ...]
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return self.pattern.equalities("message")
 
 
 def drift_problems(document: Mapping[str, Any], code: CodeInventory) -> list[str]:
@@ -90,13 +94,13 @@ def metric_filters(document: Mapping[str, Any]) -> list[MetricFilter]:
         group = _ref(props.get("LogGroupName"))
         name = groups[group]["Properties"].get("LogGroupName") if group in groups else None
         match = _FUNCTION_LOG_GROUP.match(template_text(name) or "")
-        pattern = str(props.get("FilterPattern", ""))
+        pattern = FilterPattern.parse(str(props.get("FilterPattern", "")))
         for transform in props.get("MetricTransformations", []):
             found.append(
                 MetricFilter(
                     logical_id,
                     match.group(1) if match else None,
-                    tuple(_MESSAGE.findall(pattern)),
+                    pattern,
                     str(transform.get("MetricNamespace")),
                     str(transform.get("MetricName")),
                     tuple((d["Key"], d["Value"]) for d in transform.get("Dimensions", [])),
