@@ -62,6 +62,12 @@ class FlakyRing:
         raise SecretStoreUnavailable("Secrets Manager did not answer")
 
 
+class WritableRing(FlakyRing):
+    def store(self, token: StoredToken) -> StoredToken:
+        self.token = token
+        return token
+
+
 class NoVersionListing:
     def list_secret_version_ids(self, **request: Any) -> Any:
         raise client_error("InternalServiceError", "ListSecretVersionIds", status=500)
@@ -78,7 +84,9 @@ def exchange_failures() -> None:
         exchange.handle({}, FailingExchanger(error))
 
 
-def exchange_persist_failure() -> None:
+def exchange_stores() -> None:
+    """A login stored, and one that could not be."""
+    exchange.store_grant(WritableRing(None), make_grant(), T0, "login")
     with contextlib.suppress(TokenPersistFailed):
         exchange.store_grant(FlakyRing(None), make_grant(), T0, "login")
 
@@ -105,6 +113,6 @@ def proxy_short_of_a_fresh_token() -> None:
 
 if __name__ == "__main__":
     exchange_failures()
-    exchange_persist_failure()
+    exchange_stores()
     write_budget_unchecked()
     proxy_short_of_a_fresh_token()

@@ -216,6 +216,10 @@ def test_dashboard_mutated_template_is_reported(
          '"service", "ringcx", {"label": "seconds left"}', "TokenSecondsLeft has dimensions"),
         ('["RingcxBroker", "SlotsSkipped", "service", "ringcx-broker", {"label": "generations '
          'skipped"}],', "", "RingcxBroker/SlotsSkipped is emitted but no dashboard widget"),
+        ('{"type": "alarm", "x": 8, "y": 0', '{"type": "alarm", "x": 4, "y": 0',
+         "widgets 'Token seconds left (newest generation)' and 'Alarms' overlap"),
+        ('{"type": "alarm", "x": 8, "y": 0', '{"type": "alarm", "x": 20, "y": 30',
+         "widget 'Alarms' runs past column 24"),
     ],
 )  # fmt: skip
 def test_dashboard_mutated_body_is_reported(

@@ -19,10 +19,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 DASHBOARD_TYPE: Final = "AWS::CloudWatch::Dashboard"
 ALARM_TYPE: Final = "AWS::CloudWatch::Alarm"
+GRID_COLUMNS: Final = 24  # a dashboard is 24 columns wide
 PLACEHOLDER: Final = re.compile(r"\$\{([^!}][^}]*)\}")
 _ALARM_ARN: Final = re.compile(r"^\$\{(\w+)\.Arn\}$")
 
@@ -67,6 +68,14 @@ class Widget:
     period: int | None = None
     annotations: tuple[Annotation, ...] = ()
 
+    def overlaps(self, other: Widget) -> bool:
+        return (
+            self.x < other.x + other.width
+            and other.x < self.x + self.width
+            and self.y < other.y + other.height
+            and other.y < self.y + self.height
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Dashboard:
@@ -77,6 +86,7 @@ class Dashboard:
 
     @property
     def metrics(self) -> tuple[tuple[Widget, PlottedMetric], ...]:
+        """Every plotted metric, with the widget that plots it."""
         return tuple((w, m) for w in self.widgets for m in w.metrics)
 
 
@@ -171,9 +181,9 @@ def _widget(raw: object, where: str) -> Widget:
     props: dict[str, Any] = raw["properties"]
     kind = raw.get("type")
     geometry = [raw.get(k) for k in ("x", "y", "width", "height")]
-    if not all(isinstance(v, int) for v in geometry):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in geometry):
         raise DashboardError(f"{where}: x, y, width and height must be integers")
-    x, y, width, height = (int(v) for v in geometry if isinstance(v, int))
+    x, y, width, height = cast(list[int], geometry)
     title = str(props.get("title", ""))
     where = f"{where} ({title!r})"
     if kind == "alarm":

@@ -13,7 +13,8 @@ template with the code and lists every mismatch:
   log group, into the broker's namespace;
 - the alarm widget shows exactly the template's alarms;
 - the Lambda and API Gateway widgets name the template's functions and API,
-  with the API's deployed name and stage.
+  with the API's deployed name and stage;
+- the widgets fit the 24-column grid without overlapping.
 
 An empty list means no drift.
 """
@@ -28,6 +29,7 @@ from typing import Any, Final
 from .code_inventory import CodeInventory
 from .definition import (
     ALARM_TYPE,
+    GRID_COLUMNS,
     Dashboard,
     PlottedMetric,
     load_dashboard,
@@ -72,7 +74,8 @@ class MetricFilter:
 def drift_problems(document: Mapping[str, Any], code: CodeInventory) -> list[str]:
     dashboard = load_dashboard(document)
     env = document["Globals"]["Function"]["Environment"]["Variables"]
-    namespace, service = env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"]
+    namespace = env["POWERTOOLS_METRICS_NAMESPACE"]
+    service = template_text(env["POWERTOOLS_SERVICE_NAME"])  # "${AWS::StackName}" if per stack
     filters = metric_filters(document)
     watched = [Watched(m, f"widget {w.title!r}") for w, m in dashboard.metrics]
     watched += [Watched(m, f"alarm {a}") for a, m in alarm_metrics(document).items()]
@@ -83,6 +86,7 @@ def drift_problems(document: Mapping[str, Any], code: CodeInventory) -> list[str
         *_lambda_problems(document, dashboard),
         *_api_problems(document, dashboard),
         *_placeholder_problems(document, dashboard),
+        *_layout_problems(dashboard),
     ]
 
 
@@ -116,7 +120,9 @@ def alarm_metrics(document: Mapping[str, Any]) -> dict[str, PlottedMetric]:
         props = resource["Properties"]
         if "MetricName" not in props:
             continue
-        dimensions = tuple((d["Name"], d["Value"]) for d in props.get("Dimensions", []))
+        dimensions = tuple(
+            (d["Name"], template_text(d["Value"]) or "") for d in props.get("Dimensions", [])
+        )
         found[logical_id] = PlottedMetric(
             str(props["Namespace"]), str(props["MetricName"]), dimensions, props.get("Statistic")
         )
@@ -129,7 +135,7 @@ def _broker_metric_problems(
     code: CodeInventory,
     filters: list[MetricFilter],
     namespace: str,
-    service: str,
+    service: str | None,
 ) -> list[str]:
     produced = code.metrics | {f.metric for f in filters if f.namespace == namespace}
     problems = []
@@ -239,6 +245,24 @@ def _placeholder_problems(document: Mapping[str, Any], dashboard: Dashboard) -> 
         target = name.split(".", 1)[0]
         if not (name.startswith("AWS::") or target in resources or name in parameters):
             problems.append(f"the dashboard body's ${{{name}}} names nothing in the template")
+    return problems
+
+
+def _layout_problems(dashboard: Dashboard) -> list[str]:
+    """CloudWatch moves widgets that overflow the grid or overlap: the layout
+    on screen would no longer be the one written (or drawn in the docs)."""
+    widgets = dashboard.widgets
+    problems = [
+        f"widget {w.title!r} runs past column {GRID_COLUMNS}"
+        for w in widgets
+        if w.x < 0 or w.y < 0 or w.x + w.width > GRID_COLUMNS
+    ]
+    problems += [
+        f"widgets {a.title!r} and {b.title!r} overlap"
+        for i, a in enumerate(widgets)
+        for b in widgets[i + 1 :]
+        if a.overlaps(b)
+    ]
     return problems
 
 
