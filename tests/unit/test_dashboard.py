@@ -9,6 +9,7 @@ the real code and template and check that the drift check names them.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ ROOT = Path(__file__).parents[2]
 LAYER = ROOT / "layers" / "auth" / "ringcx_broker"
 REFRESHER = LAYER / "refresher.py"
 TOKEN_SOURCE = LAYER / "proxy" / "token_source.py"
+WRITE_BUDGET = LAYER / "write_budget.py"
+FUNCTIONS = ("RefreshFunction", "ProxyFunction", "ExchangeFunction")
 Document = dict[str, Any]
 
 
@@ -73,9 +76,7 @@ def test_dashboard_template_and_code_agree_no_drift(
     assert {"Refreshes", "TokenSecondsLeft", "WriteBudgetRefusals"} <= code.metrics
 
 
-@pytest.mark.parametrize(
-    "metric", ["Refreshes", "TokenSecondsLeft", "ReloginFailures", "WriteBudgetRefusals"]
-)
+@pytest.mark.parametrize("metric", ["Refreshes", "TokenSecondsLeft", "ReloginFailures"])
 def test_dashboard_metric_renamed_in_the_code_is_reported(template: Document, metric: str) -> None:
     # Given the refresher's source with one metric renamed
     code = inventory_with(REFRESHER, f'_metric("{metric}"', f'_metric("{metric}V2"')
@@ -88,12 +89,27 @@ def test_dashboard_metric_renamed_in_the_code_is_reported(template: Document, me
     assert f"RingcxBroker/{metric}V2 is emitted but no dashboard widget shows it" in problems
 
 
-def test_dashboard_alarm_on_a_renamed_metric_is_reported(template: Document) -> None:
-    # Given WriteBudgetRefusals renamed in the code (only the alarm and one widget use it)
+def test_dashboard_metric_also_made_by_a_filter_renamed_in_the_code_is_reported(
+    template: Document,
+) -> None:
+    # Given the refresher's WriteBudgetRefusals renamed (the exchange's filter
+    # still makes the old name, so the alarm would miss the refresher's refusals)
     code = inventory_with(REFRESHER, '_metric("WriteBudgetRefusals"', '_metric("BudgetRefusals"')
 
+    # Then the new name is reported as shown nowhere
+    assert "RingcxBroker/BudgetRefusals is emitted but no dashboard widget shows it" in (
+        drift_problems(template, code)
+    )
+
+
+def test_dashboard_alarm_on_a_renamed_metric_is_reported(template: Document) -> None:
+    # Given ReloginFailures renamed in the code (only its alarm and one widget use it)
+    code = inventory_with(REFRESHER, '_metric("ReloginFailures"', '_metric("LoginFailures"')
+
     # Then the alarm is named among those watching a metric nobody emits
-    assert any(p.startswith("alarm WriteBudgetAlarm names") for p in drift_problems(template, code))
+    assert any(
+        p.startswith("alarm ReloginFailuresAlarm names") for p in drift_problems(template, code)
+    )
 
 
 def test_dashboard_relogin_metrics_follow_the_reason_enum() -> None:
@@ -132,6 +148,17 @@ def test_dashboard_scanner_reads_literal_log_messages_only() -> None:
     assert scan_source(source, "x.py").messages == {"Token ring unreadable", "Two parts joined"}
 
 
+def test_dashboard_filter_on_a_renamed_exception_class_is_reported(template: Document) -> None:
+    # Given the write budget's refusal renamed (the exchange logs the class name as "error")
+    code = inventory_with(WRITE_BUDGET, "class WriteBudgetExceeded(", "class BudgetExceeded(")
+
+    # Then the filter that counts the exchange's refusals by that name is reported
+    assert (
+        "ExchangeWriteBudgetRefusalsFilter matches the error 'WriteBudgetExceeded', "
+        "which is no class of the code" in drift_problems(template, code)
+    )
+
+
 def test_dashboard_filter_on_a_reworded_log_message_is_reported(template: Document) -> None:
     # Given the proxy's log message reworded
     old = "Token ring unreadable during a health check"
@@ -167,8 +194,27 @@ def _filter_on_another_message(template: Document) -> None:
 
 
 def _filter_on_a_foreign_log_group(template: Document) -> None:
-    group = template["Resources"]["ProxyLogGroup"]["Properties"]
-    group["LogGroupName"] = "/aws/apigateway/access"
+    props = template["Resources"]["ProxyRingReadFailuresFilter"]["Properties"]
+    props["LogGroupName"] = "/aws/apigateway/access"
+
+
+def _function_without_its_log_group(template: Document) -> None:
+    del template["Resources"]["ProxyFunction"]["Properties"]["LoggingConfig"]
+
+
+def _functions_sharing_a_log_group(template: Document) -> None:
+    config = template["Resources"]["ExchangeFunction"]["Properties"]["LoggingConfig"]
+    config["LogGroup"] = {"Ref": "ProxyLogGroup"}
+
+
+def _service_name_constant(template: Document) -> None:
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    env["POWERTOOLS_SERVICE_NAME"] = "ringcx-broker"
+
+
+def _alarm_on_a_constant_service(template: Document) -> None:
+    props = template["Resources"]["WriteBudgetAlarm"]["Properties"]
+    props["Dimensions"] = [{"Name": "service", "Value": "ringcx-broker"}]
 
 
 def _dashboard_without_a_filter_metric(template: Document) -> None:
@@ -186,7 +232,29 @@ def _dashboard_without_a_filter_metric(template: Document) -> None:
         (_api_with_a_name, "AWS/ApiGateway Count has dimensions"),
         (_filter_without_dimension, "ExchangeFailuresFilter must publish with the dimension"),
         (_filter_on_another_message, "matches the message 'Serving a stale token'"),
-        (_filter_on_a_foreign_log_group, "ProxyRingReadFailuresFilter reads no function's"),
+        (
+            _filter_on_a_foreign_log_group,
+            "ProxyRingReadFailuresFilter reads /aws/apigateway/access, which is not the "
+            "LoggingConfig.LogGroup of exactly one function",
+        ),
+        (_function_without_its_log_group, "ProxyFunction sends its logs to no log group"),
+        (_function_without_its_log_group, "ProxyStaleTokenServedFilter reads ProxyLogGroup"),
+        (
+            _functions_sharing_a_log_group,
+            "log group ProxyLogGroup is shared by ['ExchangeFunction', 'ProxyFunction']",
+        ),
+        (
+            _service_name_constant,
+            "widget 'Rate-limit events': RingcxBroker/WriteBudgetRefusals has dimensions "
+            "{'service': '${AWS::StackName}'}, but it is published with "
+            "{'service': 'ringcx-broker'} only",
+        ),
+        (_service_name_constant, "alarm TokenNearExpiryAlarm: RingcxBroker/TokenSecondsLeft has"),
+        (
+            _alarm_on_a_constant_service,
+            "alarm WriteBudgetAlarm: RingcxBroker/WriteBudgetRefusals has dimensions "
+            "{'service': 'ringcx-broker'}",
+        ),
         (_dashboard_without_a_filter_metric, "RingcxBroker/ProxyRefresherNotDelivered, which"),
     ],
 )
@@ -212,9 +280,13 @@ def test_dashboard_mutated_template_is_reported(
         ('"${ExchangeFunction}"', '"${ExchangeFn}"', "${ExchangeFn} names nothing in the template"),
         ('"Stage", "v1", {"label": "requests"}', '"Stage", "Prod", {"label": "requests"}',
          "AWS/ApiGateway Count has dimensions"),
-        ('"service", "ringcx-broker", {"label": "seconds left"}',
-         '"service", "ringcx", {"label": "seconds left"}', "TokenSecondsLeft has dimensions"),
-        ('["RingcxBroker", "SlotsSkipped", "service", "ringcx-broker", {"label": "generations '
+        ('"service", "${AWS::StackName}", {"label": "seconds left"}',
+         '"service", "ringcx-broker", {"label": "seconds left"}',
+         "TokenSecondsLeft has dimensions {'service': 'ringcx-broker'}"),
+        ('"service", "${AWS::StackName}", {"label": "seconds left"}',
+         '"service", "${AWS::StackName}-prod", {"label": "seconds left"}',
+         "TokenSecondsLeft has dimensions {'service': '${AWS::StackName}-prod'}"),
+        ('["RingcxBroker", "SlotsSkipped", "service", "${AWS::StackName}", {"label": "generations '
          'skipped"}],', "", "RingcxBroker/SlotsSkipped is emitted but no dashboard widget"),
         ('{"type": "alarm", "x": 8, "y": 0', '{"type": "alarm", "x": 4, "y": 0',
          "widgets 'Token seconds left (newest generation)' and 'Alarms' overlap"),
@@ -249,7 +321,7 @@ def test_dashboard_lambda_widgets_cover_every_function(
     ("old", "new", "match"),
     [
         ('"widgets": [', '"widgets": [[', "not JSON"),
-        ('["RingcxBroker", "ForcedRotations", "service", "ringcx-broker"]',
+        ('["RingcxBroker", "ForcedRotations", "service", "${AWS::StackName}"]',
          '[".", "ForcedRotations", ".", "."]', "shorthand"),
         ('{"type": "alarm"', '{"type": "log"', "widget type 'log'"),
     ],
@@ -277,18 +349,45 @@ def test_dashboard_substitutes_its_variables_and_keeps_deploy_time_placeholders(
 
 
 def test_dashboard_log_groups_are_the_functions_own_with_a_retention(template: Document) -> None:
+    # Given the template's log groups and the functions' logging configuration
     groups = {
         logical_id: resource["Properties"]
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Logs::LogGroup"
     }
+    configs = {f: template["Resources"][f]["Properties"]["LoggingConfig"] for f in FUNCTIONS}
+
+    # Then each function logs, as plain text (Powertools' JSON lines as written),
+    # to its own group, named after the stack and the function, kept 30 days
+    assert configs == {
+        f: {"LogFormat": "Text", "LogGroup": {"Ref": f.replace("Function", "LogGroup")}}
+        for f in FUNCTIONS
+    }
     assert groups == {
-        f"{name}LogGroup": {
-            "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{name}Function}}"},
+        f.replace("Function", "LogGroup"): {
+            "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{f}"},
             "RetentionInDays": 30,
         }
-        for name in ("Refresh", "Proxy", "Exchange")
+        for f in FUNCTIONS
     }
+    assert "LoggingConfig" not in template["Globals"]["Function"]
+
+
+def test_dashboard_log_groups_cannot_collide_with_the_groups_lambda_creates(
+    template: Document,
+) -> None:
+    """Lambda creates ``/aws/lambda/<function name>`` on a function's first log
+    line, and a stack that declares a group of that name fails to update an
+    existing deployment ("already exists"). A function name holds no "/", so
+    a group with one more path segment is never Lambda's own."""
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Logs::LogGroup":
+            continue
+        name = resource["Properties"]["LogGroupName"]["Fn::Sub"]
+        assert name.startswith("/aws/lambda/${AWS::StackName}/")
+        assert "/" in name.removeprefix("/aws/lambda/")
+        # ... and it names no function, so function -> group is the only dependency
+        assert not any(f"${{{f}" in name for f in FUNCTIONS)
 
 
 def test_dashboard_url_is_a_stack_output(template: Document) -> None:
@@ -296,15 +395,10 @@ def test_dashboard_url_is_a_stack_output(template: Document) -> None:
     assert url.endswith("#dashboards:name=${BrokerDashboard}")
 
 
-def test_dashboard_api_name_is_the_name_sam_gives_the_rest_api(
-    template: Document, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """API Gateway names a REST API built from an OpenAPI body without ``Name``
-    after the body's ``info.title``; SAM's generated body titles it with the
-    stack name. The dashboard's ApiName relies on both, so check SAM's output."""
+def sam_translation(template: Document, monkeypatch: pytest.MonkeyPatch) -> Document:
+    """The template as SAM would translate it (local code URIs stand in for S3)."""
     from samtranslator.translator.transform import transform
 
-    # Given the template as SAM would translate it (local code URIs stand in for S3)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     document = copy.deepcopy(template)
     for resource in document["Resources"].values():
@@ -316,7 +410,37 @@ def test_dashboard_api_name_is_the_name_sam_gives_the_rest_api(
         def load(self) -> dict[str, str]:
             return {}
 
-    translated = transform(document, {}, NoManagedPolicies())
+    translated: Document = transform(document, {}, NoManagedPolicies())
+    return translated
+
+
+def test_dashboard_functions_keep_their_log_group_through_sam(
+    template: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SAM passes LoggingConfig through to the Lambda function, and its default
+    role's AWSLambdaBasicExecutionRole may write any group, this one too."""
+    # Given the template as SAM would translate it
+    resources = sam_translation(template, monkeypatch)["Resources"]
+
+    for function in FUNCTIONS:
+        # Then each Lambda function sends its logs to its own group, as plain text
+        props = resources[function]["Properties"]
+        group = function.replace("Function", "LogGroup")
+        assert props["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": {"Ref": group}}
+        role = resources[props["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert any(
+            "AWSLambdaBasicExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"]
+        )
+
+
+def test_dashboard_api_name_is_the_name_sam_gives_the_rest_api(
+    template: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API Gateway names a REST API built from an OpenAPI body without ``Name``
+    after the body's ``info.title``; SAM's generated body titles it with the
+    stack name. The dashboard's ApiName relies on both, so check SAM's output."""
+    # Given the template as SAM would translate it
+    translated = sam_translation(template, monkeypatch)
     api = translated["Resources"]["BrokerApi"]
     stages = [
         r["Properties"]["StageName"]

@@ -50,7 +50,7 @@ def test_dashboard_image_shows_every_widget_metric_and_alarm(template: dict[str,
         assert metric.name in shown
     # ... and it says that it holds no data
     assert "No live data" in shown
-    assert "service=ringcx-broker" in shown and "ApiName=<stack>" in shown
+    assert "service=<stack>" in shown and "ApiName=<stack>" in shown
 
 
 @pytest.mark.parametrize(

@@ -207,3 +207,21 @@ def test_template_snapstart_is_an_opt_in_on_the_proxys_published_alias(
     assert template["Conditions"]["UseSnapStart"] == {
         "Fn::Equals": [{"Ref": "EnableSnapStart"}, "true"]
     }
+
+
+def test_template_metrics_are_scoped_to_the_stack(template: dict[str, Any]) -> None:
+    """Two stacks in one account and region (staging, prod) must not mix their
+    RingcxBroker metrics: the service dimension is the stack's name."""
+    # Given the functions' service name and the alarms on the broker's own metrics
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    broker_alarms = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "RingcxBroker"
+    ]
+
+    # Then both name the stack, never a constant
+    assert env["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
+    assert len(broker_alarms) == 3
+    for alarm in broker_alarms:
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]

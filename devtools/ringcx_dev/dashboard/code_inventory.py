@@ -10,6 +10,8 @@ drift check sees what a deployed function would emit:
   raises, because nobody could tell which metrics it makes. A computed
   ``add_metric`` name is the ``_metric`` wrapper passing its argument on.
 - a log message is the literal first argument of ``logger.<level>(...)``.
+- a class is any class the code defines: a filter that matches a log line's
+  ``error`` (the exception's class name) must name one of them.
 """
 
 from __future__ import annotations
@@ -35,9 +37,14 @@ SOURCE_DIRS: Final = ("layers/auth/ringcx_broker", "functions")
 class CodeInventory:
     metrics: frozenset[str]
     messages: frozenset[str]
+    classes: frozenset[str] = frozenset()
 
     def __or__(self, other: CodeInventory) -> CodeInventory:
-        return CodeInventory(self.metrics | other.metrics, self.messages | other.messages)
+        return CodeInventory(
+            self.metrics | other.metrics,
+            self.messages | other.messages,
+            self.classes | other.classes,
+        )
 
 
 def repository_inventory(root: Path) -> CodeInventory:
@@ -59,7 +66,10 @@ def scan_files(paths: Iterable[Path]) -> CodeInventory:
 def scan_source(text: str, where: str) -> CodeInventory:
     metrics: set[str] = set()
     messages: set[str] = set()
+    classes: set[str] = set()
     for node in ast.walk(ast.parse(text, filename=where)):
+        if isinstance(node, ast.ClassDef):
+            classes.add(node.name)
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         first = _first_argument(node)
@@ -71,7 +81,7 @@ def scan_source(text: str, where: str) -> CodeInventory:
             and isinstance(first.value, str)
         ):
             messages.add(first.value)
-    return CodeInventory(frozenset(metrics), frozenset(messages))
+    return CodeInventory(frozenset(metrics), frozenset(messages), frozenset(classes))
 
 
 def _first_argument(call: ast.Call) -> ast.expr | None:

@@ -7,10 +7,14 @@ template with the code and lists every mismatch:
 
 - each broker metric a widget or an alarm names is emitted by the code or
   produced by one of the template's metric filters, with the dimension the
-  code gives it (``service``, from ``POWERTOOLS_SERVICE_NAME``);
+  code gives it (``service``, from ``POWERTOOLS_SERVICE_NAME``: the stack's
+  name, so one stack's widgets and alarms never count another's metrics);
 - each metric the code emits or a filter produces has a widget;
-- each filter matches log messages the code really logs, in a function's
-  log group, into the broker's namespace;
+- each function sends its logs to its own log group of the template
+  (``LoggingConfig.LogGroup``), and each filter reads one of those groups,
+  matches log messages the code really logs (and, where it matches the
+  line's ``error``, an exception class of the code), into the broker's
+  namespace;
 - the alarm widget shows exactly the template's alarms;
 - the Lambda and API Gateway widgets name the template's functions and API,
   with the API's deployed name and stage;
@@ -21,7 +25,6 @@ An empty list means no drift.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -44,7 +47,6 @@ FILTER_TYPE: Final = "AWS::Logs::MetricFilter"
 LOG_GROUP_TYPE: Final = "AWS::Logs::LogGroup"
 LAMBDA_METRICS: Final = ("Errors", "Throttles", "Duration")
 API_METRICS: Final = ("Count", "4XXError", "5XXError", "Latency", "IntegrationLatency")
-_FUNCTION_LOG_GROUP: Final = re.compile(r"^/aws/lambda/\$\{(\w+)\}$")
 # SAM names a REST API without a Name after the stack (its OpenAPI info.title).
 SAM_DEFAULT_API_NAME: Final = "${AWS::StackName}"
 
@@ -60,7 +62,8 @@ class Watched:
 @dataclass(frozen=True, slots=True)
 class MetricFilter:
     logical_id: str
-    function: str | None  # the function whose log group it reads
+    function: str | None  # the one function whose LoggingConfig group it reads
+    log_group: str  # the group's logical id, or LogGroupName as written if no !Ref
     pattern: FilterPattern
     namespace: str
     metric: str
@@ -69,6 +72,11 @@ class MetricFilter:
     @property
     def messages(self) -> tuple[str, ...]:
         return self.pattern.equalities("message")
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Exception class names matched in the line's ``error`` field."""
+        return self.pattern.equalities("error")
 
 
 def drift_problems(document: Mapping[str, Any], code: CodeInventory) -> list[str]:
@@ -81,6 +89,7 @@ def drift_problems(document: Mapping[str, Any], code: CodeInventory) -> list[str
     watched += [Watched(m, f"alarm {a}") for a, m in alarm_metrics(document).items()]
     return [
         *_broker_metric_problems(watched, dashboard, code, filters, namespace, service),
+        *_log_group_problems(document),
         *_filter_problems(filters, code, namespace),
         *_alarm_widget_problems(document, dashboard),
         *_lambda_problems(document, dashboard),
@@ -90,20 +99,44 @@ def drift_problems(document: Mapping[str, Any], code: CodeInventory) -> list[str
     ]
 
 
-def metric_filters(document: Mapping[str, Any]) -> list[MetricFilter]:
+def function_log_groups(document: Mapping[str, Any]) -> dict[str, str | None]:
+    """Each function's ``LoggingConfig.LogGroup`` (``Globals`` merged in, as SAM
+    does) as the logical id of the template's log group it refers to, or None:
+    a function without one logs to Lambda's own group, which no filter reads."""
     groups = resources_of(document, LOG_GROUP_TYPE)
+    globals_ = (document.get("Globals") or {}).get("Function") or {}
+    found: dict[str, str | None] = {}
+    for logical_id, resource in resources_of(document, FUNCTION_TYPE).items():
+        props = resource.get("Properties") or {}
+        config = {**(globals_.get("LoggingConfig") or {}), **(props.get("LoggingConfig") or {})}
+        group = _ref(config.get("LogGroup"))
+        found[logical_id] = group if group in groups else None
+    return found
+
+
+def log_group_writers(document: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each log group some function's LoggingConfig names, with those functions."""
+    writers: dict[str, list[str]] = {}
+    for function, group in function_log_groups(document).items():
+        if group is not None:
+            writers.setdefault(group, []).append(function)
+    return writers
+
+
+def metric_filters(document: Mapping[str, Any]) -> list[MetricFilter]:
+    writers = log_group_writers(document)
     found = []
     for logical_id, resource in resources_of(document, FILTER_TYPE).items():
         props = resource["Properties"]
-        group = _ref(props.get("LogGroupName"))
-        name = groups[group]["Properties"].get("LogGroupName") if group in groups else None
-        match = _FUNCTION_LOG_GROUP.match(template_text(name) or "")
+        group = _ref(props.get("LogGroupName")) or str(props.get("LogGroupName"))
+        functions = writers.get(group, [])
         pattern = FilterPattern.parse(str(props.get("FilterPattern", "")))
         for transform in props.get("MetricTransformations", []):
             found.append(
                 MetricFilter(
                     logical_id,
-                    match.group(1) if match else None,
+                    functions[0] if len(functions) == 1 else None,
+                    group,
                     pattern,
                     str(transform.get("MetricNamespace")),
                     str(transform.get("MetricName")),
@@ -161,17 +194,42 @@ def _broker_metric_problems(
     return problems
 
 
+def _log_group_problems(document: Mapping[str, Any]) -> list[str]:
+    """A filter counts one function's lines only if that function, and no
+    other, writes to the group it reads."""
+    problems = [
+        f"{function} sends its logs to no log group of the template "
+        "(LoggingConfig.LogGroup: !Ref one)"
+        for function, group in function_log_groups(document).items()
+        if group is None
+    ]
+    problems += [
+        f"log group {group} is shared by {functions}: give each function its own"
+        for group, functions in sorted(log_group_writers(document).items())
+        if len(functions) > 1
+    ]
+    return problems
+
+
 def _filter_problems(filters: list[MetricFilter], code: CodeInventory, namespace: str) -> list[str]:
     problems = []
     for f in filters:
         if f.function is None:
-            problems.append(f"{f.logical_id} reads no function's /aws/lambda/${{...}} log group")
+            problems.append(
+                f"{f.logical_id} reads {f.log_group}, which is not the LoggingConfig.LogGroup "
+                "of exactly one function"
+            )
         if not f.messages:
             problems.append(f'{f.logical_id} matches no $.message = "..." of the code')
         problems += [
             f"{f.logical_id} matches the message {m!r}, which the code never logs"
             for m in f.messages
             if m not in code.messages
+        ]
+        problems += [
+            f"{f.logical_id} matches the error {e!r}, which is no class of the code"
+            for e in f.errors
+            if e not in code.classes
         ]
         if f.namespace != namespace:
             problems.append(f"{f.logical_id} publishes into {f.namespace}, not {namespace}")

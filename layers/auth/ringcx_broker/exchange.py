@@ -209,8 +209,15 @@ def handle(event: Any, exchanger: Exchanger, clock: Clock = system_clock) -> dic
         request = ExchangeRequest.from_fields(fields)
         token = exchanger.exchange(request.rc_access_token, request.replace_account)
     except BrokerError as error:
+        # "error" names the refusal (WriteBudgetExceeded, RateLimited, ...): a
+        # metric filter counts the write budget's refusals by it.
         logger.warning(
-            "Exchange failed", extra={"status": int(error.status), "reason": error.message}
+            "Exchange failed",
+            extra={
+                "status": int(error.status),
+                "error": type(error).__name__,
+                "reason": error.message,
+            },
         )
         return error_response(error) if api else direct_error(error)
     except Exception as exc:  # a bug: log its type only, a traceback may quote a token

@@ -155,7 +155,12 @@ class ProxyApp:
     def _error(self, error: BrokerError) -> dict[str, Any]:
         if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.warning(
-                "Proxy request failed", extra={"status": int(error.status), "reason": error.message}
+                "Proxy request failed",
+                extra={
+                    "status": int(error.status),
+                    "error": type(error).__name__,
+                    "reason": error.message,
+                },
             )
         headers: dict[str, str] = {}
         if isinstance(error, MethodNotAllowed):

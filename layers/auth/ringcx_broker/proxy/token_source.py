@@ -221,6 +221,10 @@ class TokenSource:
             try:
                 newer = self._ring_reader().newer_than(used)
             except SecretStoreUnavailable:
+                logger.warning(
+                    "Token ring unreadable; keeping the cached token",
+                    extra={"after": "RingCX answered 401", "generation": used.generation},
+                )
                 newer = used
             if newer.generation > used.generation:
                 self._token = newer
@@ -292,6 +296,9 @@ class TokenSource:
             try:
                 best = _newer(best, self._read_latest(best, self._clock()))
             except SecretStoreUnavailable:
+                # Asking again may still work: the refresher answers with the
+                # generation it wrote, and that one slot may be readable.
+                logger.warning("Token ring unreadable after a refresh")
                 continue
             if best is not None and best.has_more_than(self._leeway, self._clock()):
                 return best
