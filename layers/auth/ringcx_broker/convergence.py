@@ -13,6 +13,12 @@ to one of four verdicts, and each verdict to one move::
     a body that is not JSON                           chance; re-login now if g would run
                                                       out before that chance
 
+When RingCX has already rejected g early ("expired" before its exp), g cannot
+serve anyone: a rotation of it that fails, transiently or by a rate limit on
+the refresh endpoint, re-logs in at once (the re-login uses other endpoints).
+A rate limit that meets a re-login already due for persisting failures does
+the same.
+
 A re-login that fails is reported and retried at a bounded pace
 (``AttemptPacer``) that stays far inside the 5-per-minute auth limits. The
 full picture, with the arithmetic, is in docs/design.md ("Self-healing").
@@ -50,6 +56,7 @@ class ReloginReason(StrEnum):
     DEAD_REFRESH_TOKEN = "DeadRefreshToken"  # noqa: S105 (RingCX refused the refresh token)
     REFRESH_FAILING = "RefreshFailing"  # refresh kept failing and g was about to run out
     NO_REFRESH_TOKEN = "NoRefreshToken"  # noqa: S105 (the newest generation carries none)
+    REJECTED_TOKEN = "RejectedToken"  # noqa: S105 (RingCX rejected it early; refresh failed)
 
 
 def verdict_of(error: BrokerError) -> Verdict:

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
@@ -144,6 +144,7 @@ class Refresher:
         self._known: StoredToken | None = None  # newest generation this container saw
         self._pending: StoredToken | None = None  # rotated at RingCX, not yet stored
         self._dead_generation = 0  # its refresh token was refused: never present it again
+        self._rejected_generation = 0  # RingCX rejected its access token early
         self._lock = threading.Lock()
         self._timing_checked = False
 
@@ -159,7 +160,7 @@ class Refresher:
 
     def _run(self, request: RefreshRequest) -> RefreshResult:
         self._flush_pending()
-        newest = self._ring.latest(self._known)
+        newest = self._latest()
         _check_stale_generation(request, newest)
         if newest is None:
             logger.info("Token ring is empty; bootstrapping with a JWT login")
@@ -170,6 +171,26 @@ class Refresher:
         self._check_timing(result.token.lifetime)
         self._metric("TokenSecondsLeft", "Seconds", result.token.seconds_left(self._clock()))
         return result
+
+    def _latest(self) -> StoredToken | None:
+        """The newest generation, as readers will see it.
+
+        If this container remembers a generation whose slot readers can no
+        longer read (denied, deleted, overwritten with garbage), that
+        generation is stranded: proxies would serve the older one until it
+        expires. Its tokens are still in memory, so store them again as the
+        next generation, in the next slot.
+        """
+        known = self._known
+        newest = self._ring.latest(known)
+        if known is None or newest is not known or not self._ring.lost(known):
+            return newest
+        logger.warning(
+            "The newest generation's slot can no longer be read; storing it again in the next slot",
+            extra={"generation": known.generation, "slot": self._ring.slot_of(known.generation)},
+        )
+        again = replace(known, generation=known.generation + 1)
+        return self._persist(again, Action.ROTATED, known).token
 
     def _act(self, request: RefreshRequest, newest: StoredToken) -> RefreshResult:
         move = self._move(request, newest)
@@ -210,6 +231,8 @@ class Refresher:
         if request.kind is Kind.FORCE:
             return Move.ROTATE
         if request.kind is Kind.TICK:
+            if newest.generation == self._rejected_generation and not newest.forced:
+                return Move.FORCED_ROTATE  # an early-expiry rotation that failed: try again
             return (
                 Move.KEEP
                 if newest.has_more_than(self._timing.refresh_fraction, now)
@@ -223,7 +246,10 @@ class Refresher:
         # The proxy's generation is the newest and, by its exp, fresh: RingCX said
         # "expired" anyway (revocation, RingCX's clock). RingCX's verdict wins, once
         # per generation: the product of a forced rotation is never forced again.
-        return Move.DECLINE if newest.forced else Move.FORCED_ROTATE
+        if newest.forced:
+            return Move.DECLINE
+        self._rejected_generation = newest.generation
+        return Move.FORCED_ROTATE
 
     def _check_timing(self, lifetime: float) -> None:
         """Warn once per container when the deployed fractions and schedule
@@ -246,6 +272,8 @@ class Refresher:
         now = self._clock()
         wait = self._pacer.wait(REFRESH, now)
         if wait > 0:
+            if forced:
+                return self._relogin(newest, ReloginReason.REJECTED_TOKEN, forced)
             if self._policy.must_relogin(newest, now):
                 return self._relogin(newest, ReloginReason.REFRESH_FAILING, forced)
             raise UpstreamUnavailable(
@@ -284,12 +312,25 @@ class Refresher:
                 extra={"generation": newest.generation, "reason": error.message},
             )
             return self._relogin(newest, ReloginReason.DEAD_REFRESH_TOKEN, forced)
+        now = self._clock()
         if verdict is Verdict.RATE_LIMITED:
             self._metric("RateLimited", "Count", 1)
+            # A 429 never says the chain is dead. But a re-login already due (the
+            # refresh kept failing and the token runs out, or RingCX rejected the
+            # token itself) uses other endpoints, whose limits this 429 is not about.
+            if forced:
+                return self._relogin(newest, ReloginReason.REJECTED_TOKEN, forced)
+            if self._pacer.failures(REFRESH) > 0 and self._policy.must_relogin(newest, now):
+                return self._relogin(newest, ReloginReason.REFRESH_FAILING, forced)
             raise error
         if verdict is Verdict.TRANSIENT:
-            now = self._clock()
             delay = self._pacer.failed(REFRESH, now)
+            if forced:  # RingCX already refuses this token: there is nothing to wait for
+                logger.warning(
+                    "RingCX rejected the token and its refresh failed; re-logging in",
+                    extra={"generation": newest.generation, "reason": error.message},
+                )
+                return self._relogin(newest, ReloginReason.REJECTED_TOKEN, forced)
             if self._policy.must_relogin(newest, now):
                 logger.warning(
                     "RingCX refresh keeps failing and the token would run out before the "

@@ -84,6 +84,7 @@ class RingSnapshot:
 
     tokens: tuple[StoredToken, ...]  # valid tokens, each in its own slot
     gone: tuple[str, ...] = ()  # slots skipped for good: missing or denied
+    corrupt: tuple[str, ...] = ()  # slots holding something that is not a token
 
     @property
     def newest(self) -> StoredToken | None:
@@ -111,6 +112,7 @@ class TokenRing:
         self._jitter = jitter
         self._batch = batch
         self._pool: ThreadPoolExecutor | None = None
+        self._unreadable: frozenset[str] = frozenset()  # as of the last whole-ring read
 
     @property
     def size(self) -> int:
@@ -138,12 +140,15 @@ class TokenRing:
             values = self._read_each()
         tokens: list[StoredToken] = []
         gone: list[str] = []
+        corrupt: list[str] = []
         for slot_id in self._slots:
             value = values[slot_id]
             if isinstance(value, SecretValue):
                 token = self._parse(slot_id, value.text)
                 if token is not None:
                     tokens.append(token)
+                elif (value.text or "{}").strip() != "{}":
+                    corrupt.append(slot_id)
             elif isinstance(value, SecretStoreUnavailable):
                 raise value
             else:
@@ -154,7 +159,14 @@ class TokenRing:
                 f"no {WHAT} is readable (missing or access denied): check TOKEN_SECRET_IDS "
                 "and the function's IAM policy"
             )
-        return RingSnapshot(tuple(tokens), tuple(gone))
+        self._unreadable = frozenset(gone) | frozenset(corrupt)
+        return RingSnapshot(tuple(tokens), tuple(gone), tuple(corrupt))
+
+    def lost(self, token: StoredToken) -> bool:
+        """Whether ``token``'s slot could not be read (or held garbage) at the
+        last whole-ring read: readers cannot see it, though a writer may still
+        hold it in memory."""
+        return self.slot_of(token.generation) in self._unreadable
 
     def newest(self) -> StoredToken | None:
         """The highest generation in the ring: one round trip."""

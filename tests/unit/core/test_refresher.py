@@ -796,6 +796,104 @@ def test_refresher_unwritable_slot_stores_rotation_in_the_next_one(world: World)
     assert world.metrics.total("SlotsSkipped") == 1
 
 
+# -- found by the soak: early expiry meeting a failing refresh, stranded generations ------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [UpstreamUnavailable("RingCX failed with HTTP 503"), RateLimited("429", 30)],
+    ids=["transient", "rate-limited"],
+)
+def test_refresher_rejected_token_whose_refresh_fails_relogs_in_at_once(
+    world: World, failure: Exception
+) -> None:
+    # Given generation 1, a minute old, which RingCX rejected as expired, and a refresh that
+    # fails (its exp says 4 minutes left, but nobody can use it)
+    world.chain(1, age=60)
+    world.ringcx.then(*[failure] * 3)
+
+    # When a proxy reports it
+    result = world.refresher.run(stale(1))
+
+    # Then the refresher re-logs in now instead of waiting for the token's exp
+    assert result.action is Action.RELOGIN
+    assert result.token.generation == 2
+    assert result.token.forced is True
+    assert world.metrics.total("ReloginRejectedToken") == 1
+
+
+def test_refresher_failed_early_expiry_rotation_is_completed_by_the_next_tick(
+    world: World,
+) -> None:
+    # Given an early-expiry rotation that failed entirely (refresh 429, the re-login too)
+    world.chain(1, age=60)
+    world.ringcx.then(RateLimited("429", 30))
+    world.login.error = UpstreamUnavailable("RingCentral failed with HTTP 503")
+    with pytest.raises(UpstreamUnavailable):
+        world.refresher.run(stale(1))
+
+    # When RingCentral recovers and the schedule ticks (generation 1 is fresh by its exp)
+    world.login.error = None
+    world.clock.advance(60)
+    result = world.refresher.run(TICK)
+
+    # Then the tick finishes the job: RingCX's verdict is remembered, not forgotten
+    assert result.token.generation == 2
+    assert result.action in (Action.ROTATED, Action.RELOGIN)
+
+
+def test_refresher_429_after_the_refresh_kept_failing_still_relogs_in_before_expiry(
+    world: World,
+) -> None:
+    # Given a due token whose refresh failed at the last tick (120 s left)
+    world.chain(1, age=180)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 3)
+    with pytest.raises(UpstreamUnavailable):
+        world.refresher.run(TICK)
+
+    # When the next tick (60 s left: a re-login is due) meets a 429 from RingCX refresh
+    world.clock.advance(60)
+    world.ringcx.then(RateLimited("RingCX rate limit reached; retry after 60 s", 60))
+    result = world.refresher.run(TICK)
+
+    # Then the re-login (other endpoints) goes ahead instead of letting the token run out
+    assert result.action is Action.RELOGIN
+    assert world.metrics.total("ReloginRefreshFailing") == 1
+
+
+def test_refresher_lone_429_never_relogs_in(world: World) -> None:
+    # Given a due token with time to wait and no earlier failure
+    world.chain(1, age=180)
+    world.ringcx.then(RateLimited("RingCX rate limit reached; retry after 60 s", 60))
+
+    # When the tick meets a 429
+    with pytest.raises(RateLimited):
+        world.refresher.run(TICK)
+
+    # Then it waits: a 429 says nothing about the chain
+    assert world.login.calls == 0
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ResourceNotFoundException"])
+def test_refresher_generation_whose_slot_turns_unreadable_is_stored_again(
+    world: World, code: str
+) -> None:
+    # Given a rotation to generation 2, after which its slot refuses reads
+    world.chain(1, age=200)
+    second = world.refresher.run(TICK).token
+    world.secrets.fail("batch_get_secret_value", code, times=99, secret_id=world.ring.slot_of(2))
+
+    # When the next tick reads the ring (readers now see only generation 1)
+    result = world.refresher.run(TICK)
+
+    # Then the refresher, which still holds generation 2, stores it again as generation 3
+    # in the next slot, where every reader finds it
+    assert result.token.generation == 3
+    assert result.token.refresh_token == second.refresh_token
+    assert world.stored(3) == result.token
+    assert world.ring.newest() == result.token
+
+
 # -- unplanned writes and the account pin -------------------------------------------------
 
 

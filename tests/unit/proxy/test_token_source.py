@@ -392,6 +392,32 @@ def test_after_unauthorized_new_generation_rejected_too_is_reported_once_more(
     assert invoker.calls == [1, 2]
 
 
+def test_after_unauthorized_refresher_that_failed_is_asked_again_after_its_wait(
+    secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
+) -> None:
+    # Given a generation RingCX rejected early, and a refresher rate-limited for 20 s
+    limited = parse_refresher_reply(
+        b'{"ok": false, "statusCode": 429, "message": "limited", "retryAfter": 20}'
+    )
+    invoker = FakeInvoker(limited)
+    tokens = loaded(secrets, ring, clock, sleep, invoker)
+    used = tokens.current()
+    assert tokens.after_unauthorized(used, expired=True) is None
+
+    # When more 401s come during the wait, and one after it
+    clock.advance(10)
+    during = tokens.after_unauthorized(used, expired=True)
+    clock.advance(11)
+    invoker.queue(rotating(secrets, ring, clock))
+    after = tokens.after_unauthorized(used, expired=True)
+
+    # Then the refresher was left alone during its penalty and asked again after it, and
+    # that request got the rotated generation
+    assert during is None
+    assert after is not None and after.generation == 2
+    assert invoker.calls == [1, 1]
+
+
 def test_after_unauthorized_expired_verdict_wins_over_the_tokens_exp(
     secrets: FakeSecretsManager, ring: TokenRing, clock: FakeClock, sleep: RecordingSleep
 ) -> None:
@@ -563,6 +589,13 @@ def test_parse_refresher_reply_success_shape_yields_generation(
     payload: dict[str, Any], expected: RefreshOutcome
 ) -> None:
     assert parse_refresher_reply(json.dumps(payload).encode()) == expected
+
+
+def test_parse_refresher_reply_rate_limited_carries_its_retry_after() -> None:
+    outcome = parse_refresher_reply(
+        b'{"ok": false, "statusCode": 429, "message": "x", "retryAfter": 17}'
+    )
+    assert outcome.retry_after == 17.0
 
 
 def test_parse_refresher_reply_refusal_is_final_with_its_message() -> None:

@@ -22,6 +22,7 @@ Proxies never call RingCX auth endpoints and never write the ring.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,6 +71,7 @@ class RefreshOutcome:
     generation: int | None = None
     retryable: bool = False  # throttled or the invoke failed: wait, re-read, maybe ask again
     message: str = ""
+    retry_after: float | None = None  # the refresher's own Retry-After, when it was limited
 
 
 class RefreshInvoker(Protocol):
@@ -134,10 +136,12 @@ def parse_refresher_reply(payload: bytes) -> RefreshOutcome:
     status = data.get("statusCode")
     message = data.get("message")
     detail = message[:200] if isinstance(message, str) else "no message"
+    wait = data.get("retryAfter")
     return RefreshOutcome(
         ok=False,
         retryable=False,
         message=f"the refresher could not refresh (HTTP {status}): {detail}",
+        retry_after=float(wait) if isinstance(wait, int) and not isinstance(wait, bool) else None,
     )
 
 
@@ -163,6 +167,8 @@ class TokenSource:
         self._token: StoredToken | None = None
         self._quiet_until = 0.0
         self._reported = 0  # highest generation this container reported as rejected
+        self._report_again_at = math.inf  # ... and when, if the refresher failed, to ask again
+        self._last_outcome: RefreshOutcome | None = None
         self._problem = _DEFAULT_PROBLEM
         self._lock = threading.Lock()
 
@@ -229,18 +235,34 @@ class TokenSource:
             if newer.generation > used.generation:
                 self._token = newer
                 return newer
-            if not expired or self._refresher is None or used.generation <= self._reported:
+            if not expired or self._refresher is None or not self._may_report(used, now):
                 return None
-            self._reported = used.generation
+            self._reported, self._report_again_at = used.generation, math.inf
             logger.info(
                 "RingCX says the token expired; asking the refresher",
                 extra={"generation": used.generation, "secondsLeft": int(used.seconds_left(now))},
             )
             fresh = self._refresh(used, now)
             if fresh is None or fresh.generation <= used.generation or fresh.is_expired(now):
+                self._ask_again_if_it_failed(used, now)
                 return None
             self._token = fresh
             return fresh
+
+    def _may_report(self, used: StoredToken, now: float) -> bool:
+        """Once per generation; again only after the refresher failed to answer."""
+        if used.generation != self._reported:
+            return used.generation > self._reported
+        return now >= self._report_again_at
+
+    def _ask_again_if_it_failed(self, used: StoredToken, now: float) -> None:
+        """A refresher that declined has decided; one that failed (a rate limit, a
+        throttle) has not, so the next 401 may ask again once the wait is over."""
+        outcome = self._last_outcome
+        if outcome is None or outcome.ok:
+            return
+        wait = outcome.retry_after or max(MIN_RETRY_QUIET, RETRY_QUIET_FRACTION * used.lifetime)
+        self._report_again_at = now + wait
 
     # -- internals (lock held) -------------------------------------------------
 
@@ -286,6 +308,7 @@ class TokenSource:
         for wait in (*self._waits, None):
             stale = best.generation if best is not None else 0
             outcome = self._refresher.request_refresh(stale)
+            self._last_outcome = outcome
             if outcome.ok:
                 return _newer(best, self._read_after_refresh(best, outcome.generation, now))
             logger.warning("Refresher did not deliver", extra={"reason": outcome.message})
