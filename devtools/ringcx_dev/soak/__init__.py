@@ -35,5 +35,7 @@ def measure(
     proxies: int = 3,
     requests_per_minute: float = 1.0,
 ) -> dict[str, Any]:
-    """One soak's report (figures and verdicts, JSON-ready)."""
-    return run_soak(SoakOptions(days, seed, proxies, requests_per_minute)).report
+    """One soak's figures and verdicts, JSON-ready (the schedule itself left out:
+    ``generate(seed, days * 86400, proxies)`` gives it back)."""
+    report = run_soak(SoakOptions(days, seed, proxies, requests_per_minute)).report
+    return {k: v for k, v in report.items() if k != "schedule"}

@@ -26,7 +26,7 @@ from .analysis import analyse
 from .chain import LostTokens
 from .logscan import LogCapture
 from .options import SoakOptions
-from .schedule import Schedule, generate
+from .schedule import Episode, Schedule, generate
 from .store import sdk_backoff_on
 from .world import World
 
@@ -110,7 +110,7 @@ def _bind(action: Callable[[int], None], index: int) -> Callable[[], None]:
 
 
 def _episode(
-    action: Callable[[World, Any, str], None], world: World, episode: Any, label: str
+    action: Callable[[World, Episode, str], None], world: World, episode: Episode, label: str
 ) -> Callable[[], None]:
     return lambda: action(world, episode, label)
 

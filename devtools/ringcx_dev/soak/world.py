@@ -120,7 +120,7 @@ class Kill:
     cause: str
 
 
-class _Context:
+class LambdaContext:
     """The attributes of the Lambda context object the resolver may read."""
 
     function_name = "soak-proxy"
@@ -187,7 +187,7 @@ class World:
         self._pending_loss: str | None = None
         self.refreshers = 0  # refresher containers started
         self._event = json.loads(PROXY_EVENT.read_text())
-        self._context = _Context()
+        self._context = LambdaContext()
 
     # -- lifecycle -------------------------------------------------------------------
 
