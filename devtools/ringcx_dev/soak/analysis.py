@@ -43,9 +43,11 @@ def analyse(
     events: int,
 ) -> dict[str, Any]:
     context = _Context(world, schedule, logs, origin)
+    relogin_figures, chain_breaks = _relogins(world, context)
     report: dict[str, Any] = {
         "soak": _soak(world, schedule, wall, events),
-        "chain_breaks": _chain_breaks(world, context),
+        "chain_breaks": chain_breaks,
+        "relogins": relogin_figures,
         "lost_refresh_tokens": _lost(lost, context),
         "requests": _requests(world.requests, context, world.options.proxies),
         "auth_calls": _auth_calls(world, context),
@@ -54,7 +56,6 @@ def analyse(
         "faults": _faults(world, schedule),
         "broker": _broker(world),
     }
-    report["relogins"] = report["chain_breaks"].pop("relogins")
     report["verdicts"] = _verdicts(report)
     report["schedule"] = [e.to_json() for e in schedule.episodes]
     return report
@@ -69,13 +70,14 @@ class _Context:
         self._logs = logs
         self.origin = origin
 
-    def active(self, at: float, before: float = CONTEXT_BEFORE) -> list[str]:
-        """Labels of the episodes that ran at ``at`` or ended shortly before."""
-        since = at - self.origin
+    def active(self, first: float, last: float) -> list[str]:
+        """Labels of the episodes that ran between ``first`` and ``last`` or ended
+        shortly before ``first``."""
+        since, until = first - self.origin, last - self.origin
         return [
             f"{e.label()}@{e.start:.0f}"
             for e in self._episodes
-            if e.start <= since and e.end >= since - before
+            if e.start <= until and e.end >= since - CONTEXT_BEFORE
         ]
 
     def around(self, at: float) -> dict[str, Any]:
@@ -119,7 +121,8 @@ def _soak(world: World, schedule: Schedule, wall: float, events: int) -> dict[st
 # -- the chain -------------------------------------------------------------------------
 
 
-def _chain_breaks(world: World, context: _Context) -> dict[str, Any]:
+def _relogins(world: World, context: _Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Re-logins by cause and by explanation, and the chain breaks among them."""
     reasons = [
         (at, name.removeprefix(RELOGIN_METRIC_PREFIX))
         for at, name, _ in world.metrics.records
@@ -145,16 +148,13 @@ def _chain_breaks(world: World, context: _Context) -> dict[str, Any]:
                     **context.around(write.at),
                 }
             )
-    return {
-        "count": len(breaks),
-        "events": breaks,
-        "relogins": {
-            "total": sum(by_cause.values()),
-            "by_cause": dict(by_cause),
-            "by_explanation": dict(by_explanation),
-            "failures": world.metrics.totals().get("ReloginFailures", 0),
-        },
+    figures = {
+        "total": sum(by_cause.values()),
+        "by_cause": dict(by_cause),
+        "by_explanation": dict(by_explanation),
+        "failures": world.metrics.totals().get("ReloginFailures", 0),
     }
+    return figures, {"count": len(breaks), "events": breaks}
 
 
 def _reason_for(at: float, reasons: list[tuple[float, str]]) -> str | None:
@@ -225,7 +225,7 @@ def _stretches(outcomes: Sequence[RequestOutcome], context: _Context) -> list[di
             "seconds": round(s[-1].at - s[0].at, 1),
             "requests": len(s),
             "statuses": dict(Counter(str(o.status) for o in s)),
-            "faults": context.active(s[0].at),
+            "faults": context.active(s[0].at, s[-1].at),
         }
         for s in stretches
     ]

@@ -231,7 +231,7 @@ SPECS: Final[Mapping[Kind, KindSpec]] = {
     Kind.REFRESH_5XX_OUTAGE: KindSpec(
         3, (90.0, 720.0), _T({Tag.CHAIN_THREAT}), _pick(SERVER_ERRORS, "status")
     ),
-    Kind.PENDING_LOSS: KindSpec(2, (900.0, 900.0), _T({Tag.CHAIN_THREAT, Tag.PUT_FAULTS})),
+    Kind.PENDING_LOSS: KindSpec(3, (900.0, 900.0), _T({Tag.CHAIN_THREAT, Tag.PUT_FAULTS})),
     Kind.SLOT_GARBAGE: KindSpec(3, tags=_T({Tag.CHAIN_THREAT}), draw=_SLOTS),
     Kind.LOGIN_5XX_OUTAGE: KindSpec(
         3, (180.0, 600.0), _T({Tag.LOGIN_BLOCK}), _pick(SERVER_ERRORS, "status")
@@ -251,7 +251,7 @@ SPECS: Final[Mapping[Kind, KindSpec]] = {
         variants=({"operation": "all"}, {"operation": "PutSecretValue"}),
     ),
     Kind.CLOCK_SKEW_TOTAL: KindSpec(
-        1, (300.0, 1200.0), _T({Tag.SKEW}), lambda rng: {"skew": float(rng.randint(300, 900))}
+        2, (300.0, 1200.0), _T({Tag.SKEW}), lambda rng: {"skew": float(rng.randint(300, 900))}
     ),
     Kind.CLOCK_SKEW: KindSpec(
         3, (600.0, 3600.0), _T({Tag.SKEW}), lambda rng: {"skew": float(rng.randint(10, 110))}
@@ -300,10 +300,10 @@ SPECS: Final[Mapping[Kind, KindSpec]] = {
         ),
         variants=tuple({"operation": op} for op in STORE_READS_AND_WRITES),
     ),
-    Kind.BATCH_DENIED: KindSpec(2, (600.0, 7200.0)),
+    Kind.BATCH_DENIED: KindSpec(3, (600.0, 7200.0)),
     Kind.RECYCLE_REFRESHER: KindSpec(6),
-    Kind.OPERATOR_LOGIN: KindSpec(2),
-    Kind.OPERATOR_RC_TOKEN: KindSpec(2),
+    Kind.OPERATOR_LOGIN: KindSpec(3),
+    Kind.OPERATOR_RC_TOKEN: KindSpec(3),
 }
 
 
