@@ -6,6 +6,7 @@ installs everything (sam included), then runs what you asked for.
     python3 tasks.py test                      ruff, mypy and the whole test suite
     python3 tasks.py smoke                     scripted end-to-end session (CI runs it)
     python3 tasks.py bench                     the benchmarks of benchmarks/README
+    python3 tasks.py soak [--days 7 --seed 9]  chaos soak: the real broker under every fault
 
 Only the standard library is used here, and it runs on any Python 3.9+, so it
 can bootstrap from whatever ``python3`` a machine has.
@@ -107,6 +108,7 @@ def main() -> int:
             [str(BIN / "python"), "-m", "ringcx_dev.local", "--smoke", *a], e
         ),
         "bench": lambda a, e: run([str(BIN / "python"), "benchmarks/run_all.py", *a], e),
+        "soak": lambda a, e: run([str(BIN / "python"), "-m", "ringcx_dev.soak", *a], e),
     }
     if len(sys.argv) < 2 or sys.argv[1] not in tasks:
         print(__doc__)

@@ -1,0 +1,202 @@
+"""What the soak found in the broker, each as the smallest scenario that shows it.
+
+Each test states what the broker should do and fails today (``xfail``,
+strict): when the broker is fixed, the test passes and strict mode asks for
+the marker to go. The scenarios run the soak's world (the real refresher and
+proxy containers, the simulator and moto on a virtual clock) step by step.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+
+from ringcx_dev.faultproxy import AwsFault
+from ringcx_dev.simulator import Fault, max_calls_in_window
+from ringcx_dev.soak.simstate import SimWindow
+from ringcx_dev.soak.world import World
+
+pytestmark = pytest.mark.integration
+
+HOUR = 3600.0
+
+
+def bootstrap(world: World) -> float:
+    """The first tick logs in and stores generation 1; returns its time."""
+    world.tick()
+    newest = world.newest()
+    assert newest is not None and newest.token is not None
+    assert newest.token.generation == 1
+    return world.clock()
+
+
+def request(world: World, at: float) -> int:
+    """Proxy 0 serves one request at ``at``; returns the status its caller got."""
+    world.clock.set(at)
+    world.request(0)
+    return world.requests[-1].status
+
+
+def expire_early(world: World, at: float, refresh: Fault, calls: int | None = None) -> None:
+    """RingCX rejects every token issued so far as expired; its refresh answers ``refresh``."""
+    world.clock.set(at)
+    world.sim.expire_access_tokens()
+    fail(world, "rcx_refresh", refresh, at, calls)
+
+
+def fail(world: World, endpoint: str, fault: Fault, since: float, calls: int | None = None) -> None:
+    world.simstate.open_window(SimWindow(endpoint, endpoint, fault, since, since + HOUR, calls))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the refresher sends up to 3 refresh calls per run (RetryPolicy) and the AttemptPacer "
+        "spaces runs 15 s then 30 s apart, so a failing refresh retried by a proxy's invoke "
+        "30-ish s after a tick makes 6 calls in 60 s; the 6th meets RingCX's 5/min limit "
+        "(7-day soaks: seed 9 at t = 25920 s, seed 1 at t = 2400 s, seed 2024 at t = 2760 s)"
+    ),
+)
+def test_refresh_failing_with_a_proxy_asking_stays_within_five_calls_a_minute(
+    world: World,
+) -> None:
+    # Given a fresh ring, then RingCX refresh answering 503 and one RingCentral login failing
+    start = bootstrap(world)
+    fail(world, "rcx_refresh", Fault(status=503), start)
+    fail(world, "rc_token", Fault(status=503), start, calls=1)
+
+    # When the schedule ticks at 120 s and 60 s left (refresh fails; the re-login fails)
+    for age in (180.0, 240.0):
+        world.clock.set(start + age)
+        world.tick()
+    # and a proxy whose token is inside its leeway asks the refresher 33 s later
+    world.clock.set(start + 273.0)
+    world.run_refresher({"staleGeneration": 1})
+
+    # Then RingCX refresh saw at most 5 calls in any 60 s
+    assert max_calls_in_window(world.sim.auth_calls(), "rcx_refresh", 60.0) <= 5
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a generation stored in a slot that then becomes unreadable (AccessDenied or "
+        "ResourceNotFound on that one secret) is stranded: readers skip the slot, the "
+        "refresher keeps it as its newest (KEEP / newer-exists) and nobody re-stores it, so "
+        "every proxy gets 503 from the older generation's expiry until the next scheduled "
+        "rotation, 2P - L = 60 s or more (7-day soak, seed 1: t = 162865 s, 7 failures over "
+        "91 s)"
+    ),
+)
+def test_newest_generation_whose_slot_turns_unreadable_keeps_proxies_served(
+    world: World,
+) -> None:
+    # Given a ring with generations 1 and 2, and a proxy that cached generation 1
+    start = bootstrap(world)
+    assert request(world, start + 10.0) == HTTPStatus.OK
+    world.clock.set(start + 180.0)
+    world.tick()
+    newest = world.newest()
+    assert newest is not None and newest.token is not None and newest.token.generation == 2
+
+    # When generation 2's slot refuses reads from then on
+    for operation in ("GetSecretValue", "BatchGetSecretValue"):
+        world.store_faults.open("deny", operation, AwsFault.access_denied(), newest.slot)
+    for age in (240.0, 300.0):
+        world.clock.set(start + age)
+        world.tick()
+    # and the proxy serves a request after generation 1 has expired
+    status = request(world, start + 310.0)
+
+    # Then the request was served
+    assert status == HTTPStatus.OK
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "after RingCX rejects a generation early ('Jwt is expired' before its exp), a forced "
+        "rotation whose refresh fails transiently is not followed by a re-login: "
+        "ConvergencePolicy.must_relogin judges by the token's own exp, so the 401s reach "
+        "callers until the scheduled rotation's last chance, up to (1 - f)L + T = 240 s "
+        "after the verdict (7-day soak, seed 9: t = 72013 s, 10 failures over 137 s)"
+    ),
+)
+def test_early_expiry_while_refresh_fails_relogs_in_and_serves_the_caller(world: World) -> None:
+    # Given a proxy serving generation 1, a minute old
+    start = bootstrap(world)
+    assert request(world, start + 10.0) == HTTPStatus.OK
+
+    # When RingCX rejects every token issued so far as expired, while its refresh answers 503
+    expire_early(world, start + 60.0, Fault(status=503))
+    # and the proxy serves a request
+    status = request(world, start + 70.0)
+
+    # Then the caller got the answer from a new generation (a re-login), not the 401
+    assert status == HTTPStatus.OK
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "after RingCX rejects a generation early, a forced rotation that meets a rate limit "
+        "(429, or 503 with Retry-After) is never tried again: each proxy container reports a "
+        "generation once (TokenSource._reported) and the refresher keeps the generation by "
+        "its exp, so once the penalty is over the 401s still reach callers until the "
+        "scheduled rotation (7-day soak, seed 9: t = 571878 s, 4 failures over 59 s)"
+    ),
+)
+def test_early_expiry_while_refresh_is_rate_limited_rotates_once_the_penalty_ends(
+    world: World,
+) -> None:
+    # Given a proxy serving generation 1, a minute old
+    start = bootstrap(world)
+    assert request(world, start + 10.0) == HTTPStatus.OK
+
+    # When RingCX rejects every token issued so far, and its refresh answers one 503
+    # with Retry-After: 20 (a request meanwhile gets the 401: the penalty runs)
+    expire_early(world, start + 60.0, Fault(status=503, retry_after=20), calls=1)
+    assert request(world, start + 70.0) == HTTPStatus.UNAUTHORIZED
+    # and the proxy serves a request after the penalty and a tick
+    world.clock.set(start + 120.0)
+    world.tick()
+    status = request(world, start + 125.0)
+
+    # Then that request got the answer from a new generation
+    assert status == HTTPStatus.OK
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a refresh that has failed (5xx) for two ticks has already decided on a re-login, "
+        "but a 429 from RingCX refresh after that blocks the re-login too: Refresher._rotate "
+        "tries the refresh first and re-raises its RateLimited, though the re-login uses "
+        "other endpoints (rc_token, rcx_exchange); callers get 503 until the refresh penalty "
+        "ends (7-day soaks: seed 1 at t = 103842 s, 21 failures over 167 s; seed 2024 at "
+        "t = 46061 s, 145 s; there the 429 was RingCX's 5/min limit, see the first test)"
+    ),
+)
+def test_dead_chain_relogs_in_though_its_refresh_is_then_rate_limited(world: World) -> None:
+    # Given generation 1, its refresh token revoked and answered with 500, and one
+    # RingCentral login failing
+    start = bootstrap(world)
+    assert request(world, start + 10.0) == HTTPStatus.OK
+    world.sim.configure(dead_refresh_reply="500")
+    world.sim.revoke_refresh_tokens()
+    fail(world, "rc_token", Fault(status=503), start, calls=1)
+    # and the ticks at 120 s and 60 s left (refresh fails; the re-login it decides fails)
+    for age in (180.0, 240.0):
+        world.clock.set(start + age)
+        world.tick()
+
+    # When RingCX refresh then answers one 429 with Retry-After: 60
+    fail(world, "rcx_refresh", Fault(status=429, retry_after=60), start + 241.0, calls=1)
+    # and the proxy serves requests inside its leeway (the refresh meets the 429), then
+    # once generation 1 has expired
+    request(world, start + 275.0)
+    status = request(world, start + 305.0)
+
+    # Then the last request was served by a re-login's generation
+    assert status == HTTPStatus.OK
