@@ -164,8 +164,9 @@ class TokenRing:
 
     def lost(self, token: StoredToken) -> bool:
         """Whether ``token``'s slot could not be read (or held garbage) at the
-        last whole-ring read: readers cannot see it, though a writer may still
-        hold it in memory."""
+        last ``latest`` call, if that read the whole ring: readers cannot see
+        it, though a writer may still hold it in memory. Without the batch
+        read a warm ``latest`` reads one slot, and this is always False."""
         return self.slot_of(token.generation) in self._unreadable
 
     def newest(self) -> StoredToken | None:
@@ -196,6 +197,7 @@ class TokenRing:
         return best
 
     def latest(self, known: StoredToken | None) -> StoredToken | None:
+        self._unreadable = frozenset()  # only a whole-ring read below can tell
         return self.newest() if known is None else self.newer_than(known)
 
     def read_slot(self, slot_id: str) -> StoredToken | None:

@@ -724,3 +724,33 @@ def test_token_ring_round_trip_keeps_tokens_exact(
     assert isinstance(back, StoredToken)
     assert back.refresh_token == "rt-exact-9"
     assert back.access_token == token.access_token
+
+
+def test_token_ring_lost_tells_only_what_the_last_latest_call_read(
+    ring: TokenRing, secrets: FakeSecretsManager, slot_ids: tuple[str, ...]
+) -> None:
+    # Given generation 4 whose slot the batch read reports as denied
+    seed(secrets, ring, make_token(3), make_token(4))
+    secrets.fail(BATCH, "AccessDeniedException", secret_id=slot_ids[4 % RING_SIZE])
+
+    # When a whole-ring read misses it, and a later read finds the slot readable again
+    ring.latest(make_token(4))
+    first = ring.lost(make_token(4))
+    ring.latest(make_token(4))
+
+    # Then the token counted as lost only while its slot could not be read
+    assert first is True
+    assert ring.lost(make_token(4)) is False
+
+
+def test_token_ring_lost_is_never_claimed_without_a_whole_ring_read(
+    single_reads: TokenRing, secrets: FakeSecretsManager
+) -> None:
+    # Given a ring without batch reads, whose warm reads look at one slot
+    seed(secrets, single_reads, make_token(4))
+
+    # When a warm reader asks for anything newer
+    single_reads.latest(make_token(4))
+
+    # Then nothing is claimed lost: the slot was not read
+    assert single_reads.lost(make_token(4)) is False
