@@ -1,9 +1,9 @@
 """What the soak found in the broker, each as the smallest scenario that shows it.
 
-Each test states what the broker should do and fails today (``xfail``,
-strict): when the broker is fixed, the test passes and strict mode asks for
-the marker to go. The scenarios run the soak's world (the real refresher and
-proxy containers, the simulator and moto on a virtual clock) step by step.
+Each test failed before its fix (they were strict xfails until then) and now
+keeps the fix in place. The scenarios run the soak's world (the real
+refresher and proxy containers, the simulator and moto on a virtual clock)
+step by step.
 """
 
 from __future__ import annotations
@@ -51,15 +51,6 @@ def fail(world: World, endpoint: str, fault: Fault, since: float, calls: int | N
     world.simstate.open_window(SimWindow(endpoint, endpoint, fault, since, since + HOUR, calls))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the refresher sends up to 3 refresh calls per run (RetryPolicy) and the AttemptPacer "
-        "spaces runs 15 s then 30 s apart, so a failing refresh retried by a proxy's invoke "
-        "30-ish s after a tick makes 6 calls in 60 s; the 6th meets RingCX's 5/min limit "
-        "(7-day soaks: seed 9 at t = 25920 s, seed 1 at t = 2400 s, seed 2024 at t = 2760 s)"
-    ),
-)
 def test_refresh_failing_with_a_proxy_asking_stays_within_five_calls_a_minute(
     world: World,
 ) -> None:
@@ -80,17 +71,6 @@ def test_refresh_failing_with_a_proxy_asking_stays_within_five_calls_a_minute(
     assert max_calls_in_window(world.sim.auth_calls(), "rcx_refresh", 60.0) <= 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a generation stored in a slot that then becomes unreadable (AccessDenied or "
-        "ResourceNotFound on that one secret) is stranded: readers skip the slot, the "
-        "refresher keeps it as its newest (KEEP / newer-exists) and nobody re-stores it, so "
-        "every proxy gets 503 from the older generation's expiry until the next scheduled "
-        "rotation, 2P - L = 60 s or more (7-day soak, seed 1: t = 162865 s, 7 failures over "
-        "91 s)"
-    ),
-)
 def test_newest_generation_whose_slot_turns_unreadable_keeps_proxies_served(
     world: World,
 ) -> None:
@@ -115,16 +95,6 @@ def test_newest_generation_whose_slot_turns_unreadable_keeps_proxies_served(
     assert status == HTTPStatus.OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "after RingCX rejects a generation early ('Jwt is expired' before its exp), a forced "
-        "rotation whose refresh fails transiently is not followed by a re-login: "
-        "ConvergencePolicy.must_relogin judges by the token's own exp, so the 401s reach "
-        "callers until the scheduled rotation's last chance, up to (1 - f)L + T = 240 s "
-        "after the verdict (7-day soak, seed 9: t = 72013 s, 10 failures over 137 s)"
-    ),
-)
 def test_early_expiry_while_refresh_fails_relogs_in_and_serves_the_caller(world: World) -> None:
     # Given a proxy serving generation 1, a minute old
     start = bootstrap(world)
@@ -139,16 +109,6 @@ def test_early_expiry_while_refresh_fails_relogs_in_and_serves_the_caller(world:
     assert status == HTTPStatus.OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "after RingCX rejects a generation early, a forced rotation that meets a rate limit "
-        "(429, or 503 with Retry-After) is never tried again: each proxy container reports a "
-        "generation once (TokenSource._reported) and the refresher keeps the generation by "
-        "its exp, so once the penalty is over the 401s still reach callers until the "
-        "scheduled rotation (7-day soak, seed 9: t = 571878 s, 4 failures over 59 s)"
-    ),
-)
 def test_early_expiry_while_refresh_is_rate_limited_rotates_once_the_penalty_ends(
     world: World,
 ) -> None:
@@ -157,29 +117,20 @@ def test_early_expiry_while_refresh_is_rate_limited_rotates_once_the_penalty_end
     assert request(world, start + 10.0) == HTTPStatus.OK
 
     # When RingCX rejects every token issued so far, and its refresh answers one 503
-    # with Retry-After: 20 (a request meanwhile gets the 401: the penalty runs)
+    # with Retry-After: 20
     expire_early(world, start + 60.0, Fault(status=503, retry_after=20), calls=1)
-    assert request(world, start + 70.0) == HTTPStatus.UNAUTHORIZED
-    # and the proxy serves a request after the penalty and a tick
+    status = request(world, start + 70.0)
+    # and the proxy serves another request after the penalty and a tick
     world.clock.set(start + 120.0)
     world.tick()
-    status = request(world, start + 125.0)
+    later = request(world, start + 125.0)
 
-    # Then that request got the answer from a new generation
+    # Then the first caller got the answer from a re-login (the token serves nobody, and the
+    # re-login's endpoints are not the limited one), and so did the later one
     assert status == HTTPStatus.OK
+    assert later == HTTPStatus.OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a refresh that has failed (5xx) for two ticks has already decided on a re-login, "
-        "but a 429 from RingCX refresh after that blocks the re-login too: Refresher._rotate "
-        "tries the refresh first and re-raises its RateLimited, though the re-login uses "
-        "other endpoints (rc_token, rcx_exchange); callers get 503 until the refresh penalty "
-        "ends (7-day soaks: seed 1 at t = 103842 s, 21 failures over 167 s; seed 2024 at "
-        "t = 46061 s, 145 s; there the 429 was RingCX's 5/min limit, see the first test)"
-    ),
-)
 def test_dead_chain_relogs_in_though_its_refresh_is_then_rate_limited(world: World) -> None:
     # Given generation 1, its refresh token revoked and answered with 500, and one
     # RingCentral login failing
@@ -204,19 +155,6 @@ def test_dead_chain_relogs_in_though_its_refresh_is_then_rate_limited(world: Wor
     assert status == HTTPStatus.OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "TokenRing.newer_than without BatchGetSecretValue walks forward one slot at a time "
-        "and stops at the first slot that does not hold g+1, so it cannot see a generation "
-        "stored past a skipped (unwritable) slot; a ring falls back to this walk for the "
-        "container's life after one AccessDenied on the batch read. On main (feeb4a3), whose "
-        "exchange now skips slots too, the 7-day soak with seed 2024 shows the refresher "
-        "blind to the exchange's generation 504 from t = 86340 s: every rotation and re-login "
-        "conflicts with it (409), proxies asking with staleGeneration 504 get 400, and callers "
-        "get 503 for 6326 s, until the slot takes writes again (2 chain breaks follow)"
-    ),
-)
 def test_walking_ring_finds_a_generation_stored_past_an_unwritable_slot(world: World) -> None:
     # Given a ring read without BatchGetSecretValue, holding generations 1 and 2
     client = boto3.client("secretsmanager", endpoint_url=world.store.url)

@@ -64,18 +64,7 @@ def test_short_soak_never_loses_a_refresh_token(report: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "endpoint",
-    [
-        "rc_token",
-        "rcx_exchange",
-        pytest.param(
-            "rcx_refresh",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="6 refresh calls in 60 s: see test_broker_findings.py, "
-                "test_refresh_failing_with_a_proxy_asking_stays_within_five_calls_a_minute",
-            ),
-        ),
-    ],
+    ["rc_token", "rcx_exchange", "rcx_refresh"],
 )
 def test_short_soak_auth_calls_stay_within_the_limit(report: dict[str, Any], endpoint: str) -> None:
     # Given the six-hour soak

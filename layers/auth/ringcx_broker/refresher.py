@@ -161,6 +161,11 @@ class Refresher:
     def _run(self, request: RefreshRequest) -> RefreshResult:
         self._flush_pending()
         newest = self._latest()
+        if request.stale_generation is not None and request.stale_generation > _generation(newest):
+            # A proxy saw a newer generation than this container's view: a warm
+            # slot-by-slot read cannot see one stored past a skipped slot. Only a
+            # whole-ring read may call the proxy wrong.
+            newest = _newer(newest, self._ring.newest())
         _check_stale_generation(request, newest)
         if newest is None:
             logger.info("Token ring is empty; bootstrapping with a JWT login")
@@ -408,7 +413,9 @@ class Refresher:
         try:
             stored = self._ring.store(token)
         except RingWriteConflict:
-            latest = self._ring.latest(predecessor)
+            # The whole ring: a winner stored past a skipped slot is invisible to
+            # a warm slot-by-slot read, and this container would conflict forever.
+            latest = _newer(self._ring.newest(), predecessor)
             self._metric("RingConflicts", "Count", 1)
             if latest is None or latest.generation < token.generation:
                 raise
@@ -478,6 +485,16 @@ class Refresher:
     def _metric(self, name: str, unit: str, value: float) -> None:
         if self._metrics is not None:
             self._metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def _generation(token: StoredToken | None) -> int:
+    return token.generation if token is not None else 0
+
+
+def _newer(a: StoredToken | None, b: StoredToken | None) -> StoredToken | None:
+    if a is None or (b is not None and b.generation > a.generation):
+        return b
+    return a
 
 
 def _check_stale_generation(request: RefreshRequest, newest: StoredToken | None) -> None:

@@ -13,8 +13,10 @@ silently overwriting the other's refresh token.
 
 Reading: one ``BatchGetSecretValue`` returns every slot in one round trip
 (IAM still checks ``GetSecretValue`` on each slot, so it grants nothing
-beyond the ring). Where the batch call is denied or not offered, the slots
-are read one by one, in parallel.
+beyond the ring). Where the batch call is denied or not offered, every slot
+is read on its own, in parallel: still one round trip of latency. A reader
+always sees the whole ring, so a generation stored past a skipped slot is
+never hidden.
 
 A slot that is gone (deleted, denied, or over its versions quota) is skipped:
 readers take the newest generation they can read, and a writer stores the
@@ -164,40 +166,25 @@ class TokenRing:
 
     def lost(self, token: StoredToken) -> bool:
         """Whether ``token``'s slot could not be read (or held garbage) at the
-        last ``latest`` call, if that read the whole ring: readers cannot see
-        it, though a writer may still hold it in memory. Without the batch
-        read a warm ``latest`` reads one slot, and this is always False."""
+        last whole-ring read: readers cannot see it, though a writer may still
+        hold it in memory."""
         return self.slot_of(token.generation) in self._unreadable
 
     def newest(self) -> StoredToken | None:
         """The highest generation in the ring: one round trip."""
         return self.snapshot().newest
 
-    def newer_than(
-        self, known: StoredToken, enough: Callable[[StoredToken], bool] | None = None
-    ) -> StoredToken:
+    def newer_than(self, known: StoredToken) -> StoredToken:
         """The newest generation if it is newer than ``known``, else ``known``.
 
-        One round trip with the batch read. Without it, walk forward from
-        ``known``: read slot (g+1) mod K, and go on while it holds g+1,
-        unless ``enough`` says the token found is all we need.
+        Always the whole ring, in one round trip (a batch read, or parallel
+        single reads): walking forward slot by slot would stop at a slot a
+        writer skipped, and never see the generation stored past it.
         """
-        if self._batch:
-            newest = self.snapshot().newest
-            return newest if newest is not None and newest.generation > known.generation else known
-        best = known
-        for _ in range(self.size):
-            slot_id = self.slot_of(best.generation + 1)
-            candidate = self.read_slot(slot_id)
-            if candidate is None or candidate.generation <= best.generation:
-                return best
-            best = candidate
-            if enough is not None and enough(best):
-                return best
-        return best
+        newest = self.snapshot().newest
+        return newest if newest is not None and newest.generation > known.generation else known
 
     def latest(self, known: StoredToken | None) -> StoredToken | None:
-        self._unreadable = frozenset()  # only a whole-ring read below can tell
         return self.newest() if known is None else self.newer_than(known)
 
     def read_slot(self, slot_id: str) -> StoredToken | None:

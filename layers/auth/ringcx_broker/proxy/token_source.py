@@ -58,9 +58,7 @@ class RingReader(Protocol):
 
     def newest(self) -> StoredToken | None: ...
 
-    def newer_than(
-        self, known: StoredToken, enough: Callable[[StoredToken], bool] | None = None
-    ) -> StoredToken: ...
+    def newer_than(self, known: StoredToken) -> StoredToken: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,8 +345,7 @@ class TokenSource:
         ring = self._ring_reader()
         if known is None:
             return ring.newest()
-        leeway = self._leeway
-        return ring.newer_than(known, enough=lambda t: t.has_more_than(leeway, now))
+        return ring.newer_than(known)
 
     def _ring_reader(self) -> RingReader:
         if self._ring is None:
