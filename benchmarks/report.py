@@ -314,6 +314,14 @@ def footprint(data: Mapping[str, Any], out: Printer) -> None:
         out(f"  peak RSS per container after the first invoke, {side}: {mb:.1f} MB")
 
 
+def soak(data: Mapping[str, Any], out: Printer) -> None:
+    from ringcx_dev.soak.report import summary
+
+    heading(6, "Chaos soak (virtual time, every fault; python3 tasks.py soak)", out)
+    for line in summary(dict(data)).splitlines():
+        out("  " + line)
+
+
 def quota(data: Mapping[str, Any], out: Printer) -> None:
     heading(5, "Secrets Manager version quota (template defaults, L = 300 s)", out)
     c, m = data["computed"], data["measured"]

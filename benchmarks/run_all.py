@@ -1,7 +1,7 @@
 """Run every benchmark of the performance budget, print the figures and write them as JSON.
 
     python3 tasks.py bench                   # everything, both modes (about 5 min on 2 cores)
-    python3 tasks.py bench --quick           # headline figures only (injected latency)
+    python3 tasks.py bench --quick           # headline figures only (injected latency, 1-day soak)
     .venv/bin/python benchmarks/run_all.py --sections fleet,quota --fleet-sizes 1,5
     .venv/bin/python benchmarks/run_all.py --sm-latency 30 --invoke-latency 50
     .venv/bin/python benchmarks/run_all.py --help
@@ -29,7 +29,7 @@ from typing import Any
 
 from benchmarks.harness import ROOT
 
-SECTIONS = ("cold", "warm", "fleet", "footprint", "quota")
+SECTIONS = ("cold", "warm", "fleet", "footprint", "quota", "soak")
 MODES = ("latency", "loopback")
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results.json"
 
@@ -87,6 +87,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "waits for RingCX in real time)",
     )
     parser.add_argument("--quota-ticks", type=int, default=1440, help="refresher ticks (24 h)")
+    parser.add_argument("--soak-days", type=float, default=7.0, help="virtual days of the soak")
+    parser.add_argument("--soak-seed", type=int, default=9, help="the soak's fault schedule seed")
     parser.add_argument(
         "--reuse-build", action="store_true", help="reuse .aws-sam/bench if it exists"
     )
@@ -101,6 +103,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         modes = {"latency"}
         args.fleet_latency_sizes = ""
         args.fleet_sizes = "1,5,20"
+        args.soak_days = min(args.soak_days, 1.0)
     if not modes or modes - set(MODES):
         parser.error(f"--modes takes a subset of {','.join(MODES)}")
     args.modes = [m for m in MODES if m in modes]

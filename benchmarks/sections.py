@@ -130,6 +130,11 @@ class Runner:
     def _footprint(self) -> dict[str, Any]:
         return footprint.measure(self._built().stack, self.results.get("cold"))
 
+    def _soak(self) -> dict[str, Any]:
+        from ringcx_dev.soak import measure as soak
+
+        return soak(days=self.args.soak_days, seed=self.args.soak_seed)
+
     def _quota(self) -> dict[str, Any]:
         cadence = quota.Cadence.from_template()
         return {
@@ -165,6 +170,16 @@ def judge(results: dict[str, Any]) -> list[Goal]:
                 f"layer {fp['layer_bytes'] / 2**20:.2f} MB, "
                 f"largest function {biggest / 1024:.1f} KB",
             )
+        )
+    if s := results.get("soak"):
+        days = s["soak"]["days"]
+        lines.extend(
+            (
+                f"soak ({days:g} virtual days): {v['target']} <= {v['at_most']:g}",
+                v["pass"],
+                f"{v['value']:g}",
+            )
+            for v in s["verdicts"]
         )
     if q := results.get("quota"):
         worst = q["measured"]["versions_per_secret_per_24h"]["max"]

@@ -48,7 +48,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     run_all.main(
         [
             "--sections",
-            "warm,fleet,quota",
+            "warm,fleet,quota,soak",
+            "--soak-days",
+            "0.05",
             "--warm-requests",
             "50",
             "--fleet-sizes",
@@ -82,6 +84,18 @@ def test_run_all_tiny_run_writes_machine_goals_and_sections(results: dict[str, A
     assert results["machine"]["cpu_count"] >= 1
     assert "cold" not in results
     assert all({"goal", "met", "detail"} <= set(goal) for goal in results["goals"])
+
+
+def test_soak_section_reports_each_target_as_a_goal(results: dict[str, Any]) -> None:
+    # Given a bench run with a short soak
+    soak = results["soak"]
+
+    # Then it ran for the virtual time asked, and each of its targets is a judged goal
+    assert soak["soak"]["days"] == 0.05
+    targets = {v["target"] for v in soak["verdicts"]}
+    goals = {g["goal"] for g in results["goals"] if g["goal"].startswith("soak")}
+    assert {"chain breaks", "tokens in logs"} <= targets
+    assert len(goals) == len(targets)
 
 
 def test_warm_section_parses_the_proxy_benchmark_in_both_modes_and_sees_no_secret_reads(
