@@ -409,10 +409,29 @@ def import_steps(
     python: str, paths: Sequence[str], env: Mapping[str, str], runs: int = 5
 ) -> dict[str, float]:
     """Median added import time of each of ``IMPORT_STEPS``, in order."""
+    return _imported(python, paths, env, IMPORT_STEPS, runs)
+
+
+def routing_options(
+    python: str, paths: Sequence[str], env: Mapping[str, str], runs: int = 7
+) -> dict[str, float]:
+    """Median added import time of each of ``ROUTING_OPTIONS``, each in its own
+    fresh process after ``ROUTING_BASE``."""
+    return {
+        label: _imported(python, paths, env, (*ROUTING_BASE, module), runs)[module]
+        for label, module in ROUTING_OPTIONS.items()
+    }
+
+
+def _imported(
+    python: str, paths: Sequence[str], env: Mapping[str, str], modules: Sequence[str], runs: int
+) -> dict[str, float]:
+    """Import ``modules`` one after another in a fresh ``-X importtime`` process,
+    ``runs`` times: the median cumulative milliseconds of each."""
     code = "import os, sys; sys.path[:0] = sys.argv[1].split(os.pathsep)\n" + "\n".join(
-        f"import {name}" for name in IMPORT_STEPS
+        f"import {name}" for name in modules
     )
-    samples: dict[str, list[float]] = {name: [] for name in IMPORT_STEPS}
+    samples: dict[str, list[float]] = {name: [] for name in modules}
     for _ in range(runs):
         done = subprocess.run(
             [python, "-I", "-S", "-X", "importtime", "-c", code, os.pathsep.join(paths)],
@@ -422,34 +441,9 @@ def import_steps(
             check=True,
         )
         tops = {line.name: line.cumulative_us for line in parse_importtime(done.stderr)}
-        for name in IMPORT_STEPS:
+        for name in modules:
             samples[name].append(tops.get(name, 0) / 1000)
     return {name: median(values) for name, values in samples.items()}
-
-
-def routing_options(
-    python: str, paths: Sequence[str], env: Mapping[str, str], runs: int = 7
-) -> dict[str, float]:
-    """Median added import time of each of ``ROUTING_OPTIONS``, each in its own
-    fresh process after ``ROUTING_BASE``."""
-    found: dict[str, float] = {}
-    for label, module in ROUTING_OPTIONS.items():
-        code = "import os, sys; sys.path[:0] = sys.argv[1].split(os.pathsep)\n" + "\n".join(
-            f"import {name}" for name in (*ROUTING_BASE, module)
-        )
-        samples = []
-        for _ in range(runs):
-            done = subprocess.run(
-                [python, "-I", "-S", "-X", "importtime", "-c", code, os.pathsep.join(paths)],
-                capture_output=True,
-                text=True,
-                env=dict(env),
-                check=True,
-            )
-            tops = {line.name: line.cumulative_us for line in parse_importtime(done.stderr)}
-            samples.append(tops.get(module, 0) / 1000)
-        found[label] = median(samples)
-    return found
 
 
 def import_difference(profiles: Mapping[str, dict[str, Any]]) -> dict[str, Any]:

@@ -183,3 +183,35 @@ class KeepAliveRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
+
+
+class BackgroundServer:
+    """One ``LoopbackHTTPServer`` served on a daemon thread: the start and
+    prompt stop that the simulator and the fault proxy share."""
+
+    def __init__(self) -> None:
+        self._server: LoopbackHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def server(self) -> LoopbackHTTPServer | None:
+        return self._server
+
+    def start(self, server: LoopbackHTTPServer, name: str) -> None:
+        self._server = server
+        self._thread = threading.Thread(target=server.serve, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> LoopbackHTTPServer | None:
+        """Stop serving, cut keep-alive connections and release the port;
+        returns the stopped server (None if none ran), for any extra cleanup."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return None
+        server.request_stop()
+        if thread is not None:
+            thread.join()
+        server.close_connections()
+        server.server_close()
+        return server

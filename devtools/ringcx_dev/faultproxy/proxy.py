@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from types import TracebackType
+
+from ringcx_dev.httpserver import BackgroundServer
 
 from .faults import AwsFault
 from .request import Classifier, aws_operation
@@ -35,8 +36,8 @@ class FaultProxy:
         self._classify = classify
         self._sleep = sleep
         self._timeout = timeout
+        self._served = BackgroundServer()
         self._server: FaultProxyHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._url: str | None = None
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -51,24 +52,14 @@ class FaultProxy:
         )
         self._server = server
         self._url = f"http://{server.server_name}:{server.server_port}"
-        self._thread = threading.Thread(
-            target=server.serve, name=f"faultproxy:{server.server_port}", daemon=True
-        )
-        self._thread.start()
+        self._served.start(server, f"faultproxy:{server.server_port}")
         return self._url
 
     def stop(self) -> None:
         """Stop serving, cut open connections, release the port; idempotent."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.request_stop()
-        if thread is not None:
-            thread.join()
-        server.close_connections()
-        server.server_close()
-        server.upstream.close()
+        server, self._server = self._server, None
+        if self._served.stop() is not None and server is not None:
+            server.upstream.close()
 
     @property
     def url(self) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+
+from ringcx_dev.httpserver import BackgroundServer
 
 from .calllog import AuthCall
 from .config import Fault, SimConfig
@@ -25,8 +26,8 @@ class Simulator:
         """`clock` drives the protocol (expiry, limits); `sleep` makes latency and delays."""
         self.state = SimState(config or SimConfig(), clock)
         self._sleep = sleep
+        self._served = BackgroundServer()
         self._server: SimHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._base_url: str | None = None
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -44,25 +45,13 @@ class Simulator:
         display_host = f"[{bound_host}]" if ":" in bound_host else bound_host
         self._base_url = f"http://{display_host}:{bound_port}"
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve,
-            name=f"ringcx-simulator:{bound_port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._served.start(server, f"ringcx-simulator:{bound_port}")
         return self._base_url
 
     def stop(self) -> None:
         """Stop serving, cut keep-alive connections and release the port; idempotent."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.request_stop()
-        if thread is not None:
-            thread.join()
-        server.close_connections()
-        server.server_close()
+        self._server = None
+        self._served.stop()
 
     @property
     def base_url(self) -> str:
