@@ -29,10 +29,14 @@ def world(
     kills: tuple[Kill, ...] = (),
     gone: tuple[tuple[str, float, float], ...] = (),
     calls: tuple[SimCall, ...] = (),
+    writes: tuple[SlotWrite, ...] = (),
 ) -> Any:
     """The parts of a soak world the explanations read."""
     return SimpleNamespace(
-        kills=list(kills), slot_gone=list(gone), simstate=SimpleNamespace(calls=list(calls))
+        kills=list(kills),
+        slot_gone=list(gone),
+        simstate=SimpleNamespace(calls=list(calls)),
+        watch=SimpleNamespace(writes=list(writes)),
     )
 
 
@@ -81,8 +85,9 @@ def test_relogin_while_the_chain_head_slot_was_unreadable_is_explained() -> None
     [
         (Fault(status=503), True),
         (Fault(drop=True), True),
-        (Fault(status=429, retry_after=60), False),  # a rate limit must never cause a re-login
-        (Fault(status=503, retry_after=20), False),
+        # a rate limit that follows failures does not block the re-login they made due
+        (Fault(status=429, retry_after=60), True),
+        (Fault(status=503, retry_after=20), True),
         (None, False),  # the last refresh worked: nothing was failing
     ],
 )
@@ -101,6 +106,46 @@ def test_relogin_for_a_failing_refresh_needs_the_last_refresh_to_have_failed(
     # Then only a failure that is no rate limit explains it
     assert (verdict == chain.REFRESH_FAILING) is explained
     assert explained or verdict is None
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault(status=429, retry_after=60), Fault(status=503, retry_after=9)]
+)
+def test_relogin_after_rate_limits_alone_is_a_chain_break(fault: Fault) -> None:
+    # Given a refresh that only ever met rate limits before the re-login
+    calls = (refresh_call(900.0, fault), refresh_call(990.0, fault))
+
+    # When a RefreshFailing re-login is judged
+    verdict = chain.explain_relogin(world(calls=calls), relogin_after(800.0), "RefreshFailing")
+
+    # Then nothing explains it: a rate limit must never cause a re-login
+    assert verdict is None
+
+
+def test_relogin_of_a_rejected_token_whose_refresh_failed_is_explained() -> None:
+    # Given RingCX rejected the token early and its refresh then failed
+    calls = (refresh_call(990.0, Fault(status=429, retry_after=20)),)
+
+    # When the RejectedToken re-login is judged
+    verdict = chain.explain_relogin(world(calls=calls), relogin_after(800.0), "RejectedToken")
+
+    # Then the failed refresh of a token nobody could use explains it
+    assert verdict == chain.REJECTED
+
+
+def test_relogin_abandoning_a_generation_stored_again_dates_its_chain_from_the_first_write() -> (
+    None
+):
+    # Given generation 1 stored at 700, stored again as generation 2 at 850 (its slot was lost),
+    # and a revocation at 800 that killed their refresh token
+    first = SlotWrite(700.0, "slot-1", "refresher#1", token(1))
+    again = SlotWrite(850.0, "slot-2", "refresher#1", token(2))
+    relogin = SlotWrite(1000.0, "slot-3", "refresher#1", token(3, "relogin"), again)
+    scene = world(kills=(Kill(800.0, "revoked"),), writes=(first, again))
+
+    # When the re-login is judged
+    # Then the revocation explains it: the chain began when its refresh token was first stored
+    assert chain.explain_relogin(scene, relogin, "DeadRefreshToken") == "revoked"
 
 
 class Head:

@@ -26,6 +26,7 @@ PENDING = "rotated, not stored yet (the refresher keeps it in memory)"
 RECYCLED = "recycled between a rotation and its write"
 UNREADABLE = "the newest generation's slot was unreadable"
 REFRESH_FAILING = "refresh failed (injected) up to the token's last chance"
+REJECTED = "RingCX rejected the token early while its refresh failed (injected)"
 BOOTSTRAP = "bootstrap (the ring was empty)"
 
 
@@ -91,30 +92,60 @@ def explain_relogin(world: World, write: SlotWrite, reason: str | None) -> str |
     abandoned = write.replaced
     if abandoned is None:
         return BOOTSTRAP
+    # A generation stored again (its slot had turned unreadable) carries its
+    # predecessor's refresh token: the chain began where that token was first stored.
+    began = _first_stored(world, abandoned)
     for kill in world.kills:
-        if abandoned.at <= kill.at <= write.at:
+        if began <= kill.at <= write.at:
             return kill.cause
     for slot, since, until in world.slot_gone:
         if slot == abandoned.slot and since <= write.at and until >= abandoned.at:
             return UNREADABLE
-    if reason in (None, "RefreshFailing") and _refresh_failed_last(world, write.at):
+    if reason in (None, "RefreshFailing") and _refresh_failing(world, write.at):
         return REFRESH_FAILING
+    if reason == "RejectedToken" and _refresh_faults(world, write.at, since=began):
+        return REJECTED
     return None
 
 
-def _refresh_failed_last(world: World, before: float) -> bool:
-    """The refresher's last refresh call before ``before`` met an injected
-    failure that is not a rate limit (a rate limit must never cause a re-login)."""
+def _first_stored(world: World, write: SlotWrite) -> float:
+    refresh = write.token.refresh_token if write.token is not None else None
+    if refresh is None:
+        return write.at
+    return min(
+        (
+            w.at
+            for w in world.watch.writes
+            if w.token is not None and w.token.refresh_token == refresh
+        ),
+        default=write.at,
+    )
+
+
+def _refresh_faults(world: World, before: float, since: float) -> list[Any]:
+    """The injected faults the refresher's refresh calls met in ``[since, before]``,
+    newest first, up to its last call that met none."""
+    found = []
     for call in reversed(world.simstate.calls):
         if call.at > before or call.endpoint != "rcx_refresh":
             continue
         if not call.actor.startswith("refresher"):
             continue
-        fault = call.fault
-        if fault is None:
-            return False
-        return not (fault.status == 429 or (fault.status == 503 and fault.retry_after is not None))
-    return False
+        if call.at < since or call.fault is None:
+            break
+        found.append(call.fault)
+    return found
+
+
+def _refresh_failing(world: World, before: float) -> bool:
+    """The refresh had kept failing (injected, no success in between) when the
+    re-login came, and not only by rate limits: a rate limit alone must never
+    cause a re-login, but one that follows failures does not block the re-login
+    those failures made due."""
+    return any(
+        not (f.status == 429 or (f.status == 503 and f.retry_after is not None))
+        for f in _refresh_faults(world, before, since=float("-inf"))
+    )
 
 
 def relogins(world: World) -> list[SlotWrite]:
