@@ -5,8 +5,9 @@
   the reply translated back for API Gateway (status, safe headers, text or
   base64 body, size limit).
 - ``token_source``: the per-container token cache, ring reads and refresher
-  invocations (design sections 4.2 and 4.3).
-- ``app``: the REST resolver and ``handle(event, context)``.
+  invocations (docs/design.md, "The proxy").
+- ``routes``: which of the three routes an event is for.
+- ``app``: the routes' handlers and ``handle(event, context)``.
 
 Kept import-free like the parent package, so importing a submodule costs
 only what that submodule needs.

@@ -1,12 +1,11 @@
-"""The proxy's view of the token ring (design sections 4.2 and 4.3).
+"""The proxy's view of the token ring (docs/design.md, "The proxy").
 
 Each container keeps one ``StoredToken`` in memory:
 
 - **Warm**: while more than ``leeway_fraction`` of the token's own lifetime
   is left, a request touches neither Secrets Manager nor the refresher.
-- **Near expiry**: walk the ring forward from the cached generation
-  (``TokenRing.newer_than``: usually one GetSecretValue, the expected next
-  slot). **Cold**: read every slot once (``TokenRing.newest``).
+- **Near expiry**, and **cold**: read the whole ring in one round trip
+  (``TokenRing.newer_than`` / ``newest``).
 - **Still stale**: invoke the refresher synchronously with
   ``{"staleGeneration": g}``; on success read the slot of the generation it
   names. On a throttle or an invoke error, wait briefly and re-read the ring
