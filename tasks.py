@@ -81,7 +81,11 @@ def ensure_env() -> dict[str, str]:
 
 def run(cmd: list[str], env: dict[str, str]) -> int:
     print("$ " + " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
+    child = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the child too: let it stop cleanly, quietly
+        return child.wait()
 
 
 def task_test(args: list[str], env: dict[str, str]) -> int:
