@@ -101,7 +101,7 @@ def explain_relogin(world: World, write: SlotWrite, reason: str | None) -> str |
     for slot, since, until in world.slot_gone:
         if slot == abandoned.slot and since <= write.at and until >= abandoned.at:
             return UNREADABLE
-    if reason in (None, "RefreshFailing") and _refresh_failing(world, write.at):
+    if reason in (None, "RefreshFailing") and _refresh_failing(world, write.at, began):
         return REFRESH_FAILING
     if reason == "RejectedToken" and _refresh_faults(world, write.at, since=began):
         return REJECTED
@@ -137,15 +137,16 @@ def _refresh_faults(world: World, before: float, since: float) -> list[Any]:
     return found
 
 
-def _refresh_failing(world: World, before: float) -> bool:
-    """The refresh had kept failing (injected, no success in between) when the
-    re-login came, and not only by rate limits: a rate limit alone must never
-    cause a re-login, but one that follows failures does not block the re-login
-    those failures made due."""
-    return any(
-        not (f.status == 429 or (f.status == 503 and f.retry_after is not None))
-        for f in _refresh_faults(world, before, since=float("-inf"))
-    )
+def _refresh_failing(world: World, before: float, began: float) -> bool:
+    """The abandoned chain's refresh had kept failing (injected, no success in
+    between) when the re-login came, and not only by rate limits: a rate limit
+    alone must never cause a re-login, but one that follows failures does not
+    block the re-login those failures made due."""
+    return any(not is_rate_limit(f) for f in _refresh_faults(world, before, since=began))
+
+
+def is_rate_limit(fault: Any) -> bool:
+    return bool(fault.status == 429 or (fault.status == 503 and fault.retry_after is not None))
 
 
 def relogins(world: World) -> list[SlotWrite]:

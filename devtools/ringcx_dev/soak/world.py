@@ -97,6 +97,9 @@ class Outcome(StrEnum):
     OK = "ok"
     UPSTREAM = "upstream-error"  # RingCX's own (injected) error reached the caller
     REJECTED_ALL = "rejected-every-token"  # RingCX's clock is a lifetime ahead: nothing works
+    # RingCX rate-limited the refresh past the token's expiry: the broker waits, as it must
+    # (a rate limit never re-logs in), so the outage is RingCX's
+    REFRESH_LIMITED = "refresh-rate-limited-past-expiry"
     BROKER = "broker"  # 503 "no usable token", a 401 passed through, any other broker error
 
 
@@ -367,7 +370,18 @@ class World:
             return Outcome.UPSTREAM
         if status == 401 and self.is_active(Kind.CLOCK_SKEW_TOTAL):
             return Outcome.REJECTED_ALL
+        if status == 503 and self._refresh_rate_limited():
+            return Outcome.REFRESH_LIMITED
         return Outcome.BROKER
+
+    def _refresh_rate_limited(self) -> bool:
+        """The refresher's last refresh calls met only injected rate limits."""
+        from .chain import is_rate_limit
+
+        for call in reversed(self.simstate.calls):
+            if call.endpoint == "rcx_refresh" and call.actor.startswith("refresher"):
+                return call.fault is not None and is_rate_limit(call.fault)
+        return False
 
     def operator_exchange(self, post_rc_token: bool) -> None:
         """An operator's ``POST /auth/exchange``: empty (JWT login), or with an

@@ -384,6 +384,7 @@ class Refresher:
                 self._relogin_failed(exc, reason, now)
                 raise
         self._pacer.succeeded(RELOGIN)
+        self._pacer.succeeded(REFRESH)  # a new chain: the old one's failures say nothing of it
         generation = (newest.generation if newest else 0) + 1
         token = StoredToken.from_grant(grant, generation, self._clock(), "relogin", forced)
         result = self._persist(token, Action.RELOGIN, newest)
