@@ -16,8 +16,8 @@ to one of four verdicts, and each verdict to one move::
 When RingCX has already rejected g early ("expired" before its exp), g cannot
 serve anyone: a rotation of it that fails, transiently or by a rate limit on
 the refresh endpoint, re-logs in at once (the re-login uses other endpoints).
-A rate limit that meets a re-login already due for persisting failures does
-the same.
+A rate limit alone never re-logs in; one that meets a re-login already due
+because this chain's refresh kept failing does not block it.
 
 A re-login that fails is reported and retried at a bounded pace
 (``AttemptPacer``) that stays far inside the 5-per-minute auth limits. The

@@ -861,6 +861,25 @@ def test_refresher_429_after_the_refresh_kept_failing_still_relogs_in_before_exp
     assert world.metrics.total("ReloginRefreshFailing") == 1
 
 
+def test_refresher_new_chain_forgets_the_old_chains_failures(world: World) -> None:
+    # Given a refresh that kept failing until a re-login started a new chain
+    world.chain(1, age=180)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 6)
+    with pytest.raises(UpstreamUnavailable):
+        world.refresher.run(TICK)
+    world.clock.advance(60)
+    assert world.refresher.run(TICK).action is Action.RELOGIN
+
+    # When the new chain's refresh, at its own deadline, meets a lone 429
+    world.clock.advance(240)
+    world.ringcx.then(RateLimited("RingCX rate limit reached; retry after 60 s", 60))
+    with pytest.raises(RateLimited):
+        world.refresher.run(TICK)
+
+    # Then it waits: the earlier failures belonged to the chain it replaced
+    assert world.login.calls == 1
+
+
 def test_refresher_lone_429_never_relogs_in(world: World) -> None:
     # Given a due token with time to wait and no earlier failure
     world.chain(1, age=180)
