@@ -424,7 +424,8 @@ class World:
 
     def _after_refresher_run(self) -> None:
         label = self._pending_loss
-        if label is not None and self.unstored_grant() is not None:
+        held = self.unstored_grant() is not None or self.refresher.refresher.holds_unstored_token
+        if label is not None and held:
             self._pending_loss = None
             self.store_faults.close(label)
             self.recycle_refresher()

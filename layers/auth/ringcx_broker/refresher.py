@@ -34,6 +34,7 @@ from ringcx_broker.errors import (
     BrokerError,
     CredentialsNotConfigured,
     InternalError,
+    RateLimited,
     ReloginBackoff,
     RingWriteConflict,
     SecretStoreUnavailable,
@@ -147,6 +148,12 @@ class Refresher:
         self._rejected_generation = 0  # RingCX rejected its access token early
         self._lock = threading.Lock()
         self._timing_checked = False
+
+    @property
+    def holds_unstored_token(self) -> bool:
+        """A token this container rotated or re-stored but could not write yet:
+        it exists only in this container's memory until the next run stores it."""
+        return self._pending is not None
 
     def run(self, request: RefreshRequest) -> RefreshResult:
         with self._lock:
@@ -318,16 +325,8 @@ class Refresher:
             )
             return self._relogin(newest, ReloginReason.DEAD_REFRESH_TOKEN, forced)
         now = self._clock()
-        if verdict is Verdict.RATE_LIMITED:
-            self._metric("RateLimited", "Count", 1)
-            # A 429 never says the chain is dead. But a re-login already due (the
-            # refresh kept failing and the token runs out, or RingCX rejected the
-            # token itself) uses other endpoints, whose limits this 429 is not about.
-            if forced:
-                return self._relogin(newest, ReloginReason.REJECTED_TOKEN, forced)
-            if self._pacer.failures(REFRESH) > 0 and self._policy.must_relogin(newest, now):
-                return self._relogin(newest, ReloginReason.REFRESH_FAILING, forced)
-            raise error
+        if verdict is Verdict.RATE_LIMITED or isinstance(error, HeldBack):
+            return self._after_pause(error, newest, forced, now)
         if verdict is Verdict.TRANSIENT:
             delay = self._pacer.failed(REFRESH, now)
             if forced:  # RingCX already refuses this token: there is nothing to wait for
@@ -352,6 +351,24 @@ class Refresher:
                     "secondsLeft": int(newest.seconds_left(now)),
                 },
             )
+        raise error
+
+    def _after_pause(
+        self, error: BrokerError, newest: StoredToken, forced: bool, now: float
+    ) -> RefreshResult:
+        """A 429 (RingCX asks for calm) or our own budget holding a call back.
+
+        Neither says the chain is dead, so neither re-logs in by itself. But a
+        re-login already due (RingCX rejected the token itself, or this chain's
+        refresh kept failing and the token runs out) uses other endpoints,
+        whose limits this pause is not about.
+        """
+        if isinstance(error, RateLimited):
+            self._metric("RateLimited", "Count", 1)
+            if forced:
+                return self._relogin(newest, ReloginReason.REJECTED_TOKEN, forced)
+        if self._pacer.failures(REFRESH) > 0 and self._policy.must_relogin(newest, now):
+            return self._relogin(newest, ReloginReason.REFRESH_FAILING, forced)
         raise error
 
     def _relogin(

@@ -880,6 +880,35 @@ def test_refresher_new_chain_forgets_the_old_chains_failures(world: World) -> No
     assert world.login.calls == 1
 
 
+def test_refresher_held_back_after_rate_limits_alone_never_relogs_in(world: World) -> None:
+    # Given a refresh that only meets rate limits until our own budget holds it back, at the
+    # token's deadline
+    world.chain(1, age=230)
+    refresher = Refresher(
+        world.ring,
+        world.ringcx.client,
+        world.login,
+        TimingPolicy(),
+        clock=world.clock,
+        sleep=world.backoff,
+        retry=RetryPolicy(attempts=1),
+        jitter=lambda: 1.0,
+    )
+    world.ringcx.then(*[RateLimited("429", 1)] * 4)
+    for _ in range(4):
+        with pytest.raises(RateLimited):
+            refresher.run(FORCE)
+        world.clock.advance(2)
+
+    # When the held-back attempt comes with 59 s left
+    world.clock.advance(3)
+    with pytest.raises(UpstreamUnavailable, match="held back"):
+        refresher.run(TICK)
+
+    # Then it waits: nothing says the chain is failing, only that RingCX asked for calm
+    assert world.login.calls == 0
+
+
 def test_refresher_lone_429_never_relogs_in(world: World) -> None:
     # Given a due token with time to wait and no earlier failure
     world.chain(1, age=180)
