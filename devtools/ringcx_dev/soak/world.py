@@ -263,9 +263,9 @@ class World:
         self.watch.attach(client)
         return client
 
-    def _gate(self, client: SecretsManagerClient) -> RateGate:
-        shared = SecretTagPenalties(client, self._credentials_id)
-        return RateGate(self.clock, shared=shared)
+    def _shared(self, client: SecretsManagerClient) -> SecretTagPenalties:
+        """The credentials secret's tags: penalties, and failing calls' times."""
+        return SecretTagPenalties(client, self._credentials_id, self.clock)
 
     @property
     def _credentials_id(self) -> str:
@@ -277,8 +277,10 @@ class World:
         slots = self.settings.token_secret_ids
         return TokenRing(client, slots, sleep=self.clock.sleep, jitter=self.rng.random)
 
-    def _auth(self, client: SecretsManagerClient) -> tuple[RingCXClient, JwtLogin]:
-        gate, pool, url = self._gate(client), _pool(), self.sim.base_url
+    def _auth(
+        self, client: SecretsManagerClient, shared: SecretTagPenalties
+    ) -> tuple[RingCXClient, JwtLogin]:
+        gate, pool, url = RateGate(self.clock, shared=shared), _pool(), self.sim.base_url
         ringcx = RingCXClient(url, pool=pool, gate=gate, clock=self.clock)
         login = JwtLogin(
             SecretCredentials(client, self._credentials_id),
@@ -290,7 +292,8 @@ class World:
     def _new_refresher(self) -> RefresherContainer:
         self.refreshers += 1
         client = self._client()
-        ringcx, login = self._auth(client)
+        shared = self._shared(client)
+        ringcx, login = self._auth(client, shared)
         refresher = Refresher(
             self._ring(client),
             ringcx,
@@ -300,12 +303,13 @@ class World:
             sleep=self.clock.sleep,
             metrics=self.metrics,
             jitter=self.rng.random,
+            calls=shared,
         )
         return RefresherContainer(f"refresher#{self.refreshers}", refresher)
 
     def _new_exchanger(self) -> Exchanger:
         client = self._client()
-        ringcx, login = self._auth(client)
+        ringcx, login = self._auth(client, self._shared(client))
         return Exchanger(self._ring(client), ringcx, login, clock=self.clock)
 
     def _new_proxy(self, index: int) -> ProxyContainer:

@@ -151,6 +151,14 @@ class AttemptBudget:
     def for_tick(cls, tick_seconds: float) -> AttemptBudget:
         return cls(window=min(tick_seconds, AUTH_LIMIT_WINDOW))
 
+    def seed(self, times: list[float], now: float) -> None:
+        """Count calls another container made (it was recycled mid-minute)."""
+        theirs = [t for t in times if now - self.window < t <= now]
+        self._sent = deque(sorted([*self._sent, *theirs]))
+
+    def recent(self) -> list[float]:
+        return list(self._sent)
+
     def take(self, now: float) -> float:
         """Record an attempt and return 0, or return the seconds until one is allowed."""
         while self._sent and self._sent[0] <= now - self.window:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 TAG_PREFIX = "ringcx-broker:penalty:"
+CALLS_PREFIX = "ringcx-broker:recent-calls:"  # when a container's calls were failing
 SHARED_READ_TTL = 1.0  # seconds: one DescribeSecret serves a whole login
 
 
@@ -43,25 +44,35 @@ class PenaltyStore(Protocol):
     def save(self, endpoint: str, until: float) -> None: ...
 
 
-class SecretTagPenalties:
-    """Penalty ends as tags (``ringcx-broker:penalty:<endpoint>`` = epoch
-    seconds) on one secret. A failure to read or write them is logged and
-    the container's own memory still applies: they are an optimisation of
-    the limits' hygiene, never a reason to fail a login."""
+class CallLog(Protocol):
+    """Where a container leaves the times of its recent calls to an endpoint
+    while they fail, so a container that replaces it (a recycle) counts them
+    against the same per-minute budget."""
 
-    def __init__(self, client: SecretsManagerClient, secret_id: str) -> None:
+    def recent_calls(self, endpoint: str) -> list[float]: ...
+
+    def save_calls(self, endpoint: str, times: list[float]) -> None: ...
+
+
+class SecretTagPenalties:
+    """Penalty ends (``ringcx-broker:penalty:<endpoint>`` = epoch seconds) and
+    failing calls' times (``ringcx-broker:recent-calls:<endpoint>``) as tags
+    on one secret. A failure to read or write them is logged and the
+    container's own memory still applies: they are an optimisation of the
+    limits' hygiene, never a reason to fail a login. One read serves both
+    for ``SHARED_READ_TTL``, so a cold refresher pays one DescribeSecret."""
+
+    def __init__(
+        self, client: SecretsManagerClient, secret_id: str, clock: Clock = system_clock
+    ) -> None:
         self._client = client
         self._secret_id = secret_id
+        self._clock = clock
+        self._read: tuple[float, dict[str, str]] | None = None
 
     def load(self) -> Mapping[str, float]:
-        try:
-            tags = self._client.describe_secret(SecretId=self._secret_id).get("Tags", [])
-        except (ClientError, BotoCoreError) as exc:
-            logger.warning("Shared auth penalties unreadable", extra={"error": _name(exc)})
-            return {}
         ends: dict[str, float] = {}
-        for tag in tags:
-            key, value = tag.get("Key", ""), tag.get("Value", "")
+        for key, value in self._tags().items():
             if key.startswith(TAG_PREFIX):
                 try:
                     ends[key.removeprefix(TAG_PREFIX)] = float(value)
@@ -70,13 +81,37 @@ class SecretTagPenalties:
         return ends
 
     def save(self, endpoint: str, until: float) -> None:
+        self._tag(TAG_PREFIX + endpoint, str(int(until + 0.999)), "Shared auth penalty not saved")
+
+    def recent_calls(self, endpoint: str) -> list[float]:
         try:
-            self._client.tag_resource(
-                SecretId=self._secret_id,
-                Tags=[{"Key": TAG_PREFIX + endpoint, "Value": str(int(until + 0.999))}],
-            )
+            return [float(t) for t in self._tags().get(CALLS_PREFIX + endpoint, "").split()]
+        except ValueError:
+            return []
+
+    def save_calls(self, endpoint: str, times: list[float]) -> None:
+        value = " ".join(f"{t:.3f}" for t in times[-8:])  # a tag value holds 256 characters
+        self._tag(CALLS_PREFIX + endpoint, value, "Shared auth call times not saved")
+
+    def _tags(self) -> dict[str, str]:
+        now = self._clock()
+        if self._read is not None and now - self._read[0] < SHARED_READ_TTL:
+            return self._read[1]
+        try:
+            tags = self._client.describe_secret(SecretId=self._secret_id).get("Tags", [])
         except (ClientError, BotoCoreError) as exc:
-            logger.warning("Shared auth penalty not saved", extra={"error": _name(exc)})
+            logger.warning("Shared auth state unreadable", extra={"error": _name(exc)})
+            return {}
+        read = {t.get("Key", ""): t.get("Value", "") for t in tags}
+        self._read = (now, read)
+        return read
+
+    def _tag(self, key: str, value: str, failure: str) -> None:
+        self._read = None  # our own write makes the last read stale
+        try:
+            self._client.tag_resource(SecretId=self._secret_id, Tags=[{"Key": key, "Value": value}])
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning(failure, extra={"error": _name(exc)})
 
 
 class RateGate:

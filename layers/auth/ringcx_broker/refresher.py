@@ -42,6 +42,7 @@ from ringcx_broker.errors import (
     UpstreamUnavailable,
 )
 from ringcx_broker.events import direct_error
+from ringcx_broker.ratelimit import CallLog
 from ringcx_broker.refresh_request import Kind, RefreshRequest
 from ringcx_broker.ring import TokenRing
 from ringcx_broker.ringcx import RingCXClient
@@ -99,6 +100,7 @@ class RetryPolicy:
 
 
 REFRESH, RELOGIN = "refresh", "relogin"  # the AttemptPacer's kinds
+REFRESH_ENDPOINT = "rcx_refresh"
 
 
 class Move(StrEnum):
@@ -127,8 +129,11 @@ class Refresher:
         jitter: Callable[[], float] = random.random,
         budget: WriteBudget | None = None,
         expected_main_account: str | None = None,
+        calls: CallLog | None = None,
     ) -> None:
         self._ring = ring
+        self._calls = calls  # failing refresh calls, shared with this container's successor
+        self._calls_loaded = calls is None
         self._write_budget = budget  # for writes the schedule did not plan
         self._expected_main_account = expected_main_account
         self._ringcx = ringcx
@@ -479,6 +484,17 @@ class Refresher:
         self._pending = None
 
     def _with_retries(self, call: Callable[[], T]) -> T:
+        if not self._calls_loaded and self._calls is not None:
+            self._calls_loaded = True
+            self._attempts.seed(self._calls.recent_calls(REFRESH_ENDPOINT), self._clock())
+        try:
+            return self._attempt(call)
+        except BrokerError:
+            if self._calls is not None:
+                self._calls.save_calls(REFRESH_ENDPOINT, self._attempts.recent())
+            raise
+
+    def _attempt(self, call: Callable[[], T]) -> T:
         for attempt in range(self._retry.attempts):
             wait = self._attempts.take(self._clock())
             if wait > 0:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ringcx_broker.exchange import Exchanger
     from ringcx_broker.login import JwtLogin
-    from ringcx_broker.ratelimit import RateGate
+    from ringcx_broker.ratelimit import RateGate, SecretTagPenalties
     from ringcx_broker.refresher import MetricsSink, Refresher
     from ringcx_broker.ring import TokenRing
     from ringcx_broker.ringcx import RingCXClient
@@ -47,14 +47,21 @@ def lambda_client() -> LambdaClient:
 
 
 @cache
+def shared_auth_state() -> SecretTagPenalties | None:
+    """Tags on the credentials secret: auth penalties, and failing calls' times."""
+    from ringcx_broker.ratelimit import SecretTagPenalties
+
+    secret_id = settings().credentials_secret_id
+    return SecretTagPenalties(secrets_client(), secret_id) if secret_id else None
+
+
+@cache
 def rate_gate() -> RateGate:
     """Shared by the container's RingCentral and RingCX clients, and through
     tags on the credentials secret with the stack's other auth caller."""
-    from ringcx_broker.ratelimit import RateGate, SecretTagPenalties
+    from ringcx_broker.ratelimit import RateGate
 
-    secret_id = settings().credentials_secret_id
-    shared = SecretTagPenalties(secrets_client(), secret_id) if secret_id else None
-    return RateGate(shared=shared)
+    return RateGate(shared=shared_auth_state())
 
 
 @cache
@@ -117,6 +124,7 @@ def refresher(metrics: MetricsSink | None = None) -> Refresher:
         metrics=metrics,
         budget=write_budget(),
         expected_main_account=settings().expected_main_account_id,
+        calls=shared_auth_state(),
     )
 
 
@@ -126,6 +134,7 @@ def forget_clients() -> None:
     for built in (
         secrets_client,
         lambda_client,
+        shared_auth_state,
         rate_gate,
         token_ring,
         ringcx_client,

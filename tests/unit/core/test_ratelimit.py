@@ -7,7 +7,7 @@ from http import HTTPStatus
 import pytest
 
 from ringcx_broker.errors import RateLimited
-from ringcx_broker.ratelimit import TAG_PREFIX, RateGate, SecretTagPenalties
+from ringcx_broker.ratelimit import CALLS_PREFIX, TAG_PREFIX, RateGate, SecretTagPenalties
 from tests.unit.core.fakes import FakeClock, FakeSecretsManager
 
 
@@ -114,8 +114,8 @@ def test_rate_gate_penalty_seen_by_one_function_stops_the_other(
     # Given the exchange and the refresher, each with its own gate over the credentials secret
     secrets, arn = store
     clock = FakeClock()
-    exchange = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn))
-    refresher = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn))
+    exchange = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn, clock))
+    refresher = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn, clock))
 
     # When the exchange gets a 429 with Retry-After: 60
     exchange.penalise("rc_token", 60)
@@ -150,7 +150,7 @@ def test_rate_gate_reads_the_shared_store_at_most_once_a_second(
     # Given a gate over the shared store
     secrets, arn = store
     clock = FakeClock()
-    gate = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn))
+    gate = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn, clock))
 
     # When a login checks both of its endpoints at once, and another login comes a minute later
     gate.check("rc_token", "RingCentral")
@@ -170,7 +170,7 @@ def test_rate_gate_shared_store_failure_falls_back_to_the_containers_memory(
     secrets, arn = store
     secrets.fail(operation, "AccessDeniedException", times=5)
     clock = FakeClock()
-    gate = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn))
+    gate = RateGate(clock, shared=SecretTagPenalties(secrets.client, arn, clock))
 
     # When a penalty is recorded and checked
     gate.penalise("rc_token", 60)
@@ -200,3 +200,52 @@ def test_secret_tag_penalties_ignore_foreign_and_garbled_tags(
 
     # Then only the well-formed penalty counts
     assert ends == {"rcx_exchange": 1800000100.0}
+
+
+def test_secret_tag_call_times_round_trip_below_a_second_and_keep_the_last_eight(
+    store: tuple[FakeSecretsManager, str],
+) -> None:
+    # Given a container that saw ten failing calls, a tenth of a second apart
+    secrets, arn = store
+    clock = FakeClock()
+    shared = SecretTagPenalties(secrets.client, arn, clock)
+    times = [1800000000.0 + i / 10 for i in range(10)]
+
+    # When it saves them and its successor reads them
+    shared.save_calls("rcx_refresh", times)
+    read = SecretTagPenalties(secrets.client, arn, clock).recent_calls("rcx_refresh")
+
+    # Then the successor sees the last eight, each still distinct, as a tag not a version
+    assert read == pytest.approx(times[-8:], abs=0.001)
+    assert secrets.count("put_secret_value") == 0
+
+
+def test_secret_tag_call_times_garbled_or_missing_read_as_none(
+    store: tuple[FakeSecretsManager, str],
+) -> None:
+    # Given one endpoint's call-times tag garbled, and none for another
+    secrets, arn = store
+    secrets.tag_resource(SecretId=arn, Tags=[{"Key": CALLS_PREFIX + "rcx_refresh", "Value": "x"}])
+    shared = SecretTagPenalties(secrets.client, arn, FakeClock())
+
+    # Then neither yields calls to count
+    assert shared.recent_calls("rcx_refresh") == []
+    assert shared.recent_calls("rc_token") == []
+
+
+def test_secret_tags_one_read_serves_penalties_and_call_times_until_a_write(
+    store: tuple[FakeSecretsManager, str],
+) -> None:
+    # Given one container's shared state
+    secrets, arn = store
+    shared = SecretTagPenalties(secrets.client, arn, FakeClock())
+
+    # When a cold refresher reads its call times and then its gate reads penalties
+    shared.recent_calls("rcx_refresh")
+    shared.load()
+    assert secrets.count("describe_secret") == 1
+
+    # Then a write of its own makes the next read go to Secrets Manager again
+    shared.save("rcx_refresh", 1800000060)
+    assert shared.load() == {"rcx_refresh": 1800000060.0}
+    assert secrets.count("describe_secret") == 2

@@ -22,6 +22,7 @@ from ringcx_broker.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ringcx_broker.ratelimit import SecretTagPenalties
 from ringcx_broker.refresher import (
     Action,
     Kind,
@@ -578,6 +579,41 @@ def test_refresher_never_sends_more_than_four_refreshes_a_minute(world: World) -
 
     # Then RingCX saw 4 refreshes (its limit is 5 a minute), the rest were held back
     assert len(world.ringcx.refresh_calls) == 4
+
+
+def test_refresher_recycled_mid_minute_its_successor_counts_its_failed_calls(
+    world: World,
+) -> None:
+    # Given two containers in turn, sharing the credentials secret's tags as deployed,
+    # and RingCX failing every refresh of a token with 120 s left
+    world.chain(1, age=180)
+    arn = world.secrets.create_secret(Name="ringcx-broker/credentials", SecretString="{}")["ARN"]
+
+    def container(attempts: int) -> Refresher:
+        return Refresher(
+            world.ring,
+            world.ringcx.client,
+            world.login,
+            TimingPolicy(),
+            clock=world.clock,
+            sleep=world.backoff,
+            retry=RetryPolicy(attempts=attempts, base=0.1, cap=0.1),
+            jitter=lambda: 1.0,
+            calls=SecretTagPenalties(world.secrets.client, arn, world.clock),
+        )
+
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 20)
+
+    # When the first fails three refreshes and is recycled, and its successor runs 10 s later
+    with pytest.raises(UpstreamUnavailable):
+        container(attempts=3).run(TICK)
+    world.clock.advance(10)
+    with pytest.raises(UpstreamUnavailable):
+        container(attempts=10).run(TICK)
+
+    # Then RingCX saw 4 refreshes in that minute, not 3 + 4, and none cost a secret version
+    assert len(world.ringcx.refresh_calls) == 4
+    assert world.secrets.version_count(arn) == 1
 
 
 # -- convergence: undocumented dead answers, persisting failures, re-login pacing ------
