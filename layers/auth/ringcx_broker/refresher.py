@@ -487,17 +487,27 @@ class Refresher:
         if not self._calls_loaded and self._calls is not None:
             self._calls_loaded = True
             self._attempts.seed(self._calls.recent_calls(REFRESH_ENDPOINT), self._clock())
+        failures: list[UpstreamUnavailable] = []
+        clean = False
         try:
-            return self._attempt(call)
-        except BrokerError:
-            if self._calls is not None:
+            result = self._attempt(call, failures)
+            clean = not failures
+            return result
+        finally:
+            # A run that failed at all may be followed by a recycle and a successor
+            # that retries at once; one clean call is the margin the budget of 4 keeps.
+            if not clean and self._calls is not None:
                 self._calls.save_calls(REFRESH_ENDPOINT, self._attempts.recent())
-            raise
 
-    def _attempt(self, call: Callable[[], T]) -> T:
+    def _attempt(self, call: Callable[[], T], failures: list[UpstreamUnavailable]) -> T:
+        """Retries within the per-minute budget. When the budget stops the
+        retries, the verdict is RingCX's last failure, not the pause: a fresh
+        container must see that the refresh is failing to re-login in time."""
         for attempt in range(self._retry.attempts):
             wait = self._attempts.take(self._clock())
             if wait > 0:
+                if failures:
+                    raise failures[-1]
                 raise HeldBack(
                     "RingCX refresh held back to stay under its 5-per-minute limit; "
                     f"the next attempt is in {_seconds(wait)} s"
@@ -505,6 +515,7 @@ class Refresher:
             try:
                 return call()
             except UpstreamUnavailable as exc:
+                failures.append(exc)
                 self._metric("UpstreamFailures", "Count", 1)
                 if attempt + 1 == self._retry.attempts:
                     raise

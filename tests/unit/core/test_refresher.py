@@ -581,39 +581,87 @@ def test_refresher_never_sends_more_than_four_refreshes_a_minute(world: World) -
     assert len(world.ringcx.refresh_calls) == 4
 
 
+def sharing(world: World, arn: str, attempts: int) -> Refresher:
+    """A new refresher container leaving failing call times on the credentials
+    secret's tags, as deployed (``runtime.shared_auth_state``)."""
+    return Refresher(
+        world.ring,
+        world.ringcx.client,
+        world.login,
+        TimingPolicy(),
+        clock=world.clock,
+        sleep=world.backoff,
+        metrics=world.metrics,
+        retry=RetryPolicy(attempts=attempts, base=0.1, cap=0.1),
+        jitter=lambda: 1.0,
+        calls=SecretTagPenalties(world.secrets.client, arn, world.clock),
+    )
+
+
+def credentials(world: World) -> str:
+    return world.secrets.create_secret(Name="ringcx-broker/credentials", SecretString="{}")["ARN"]
+
+
 def test_refresher_recycled_mid_minute_its_successor_counts_its_failed_calls(
     world: World,
 ) -> None:
     # Given two containers in turn, sharing the credentials secret's tags as deployed,
     # and RingCX failing every refresh of a token with 120 s left
     world.chain(1, age=180)
-    arn = world.secrets.create_secret(Name="ringcx-broker/credentials", SecretString="{}")["ARN"]
-
-    def container(attempts: int) -> Refresher:
-        return Refresher(
-            world.ring,
-            world.ringcx.client,
-            world.login,
-            TimingPolicy(),
-            clock=world.clock,
-            sleep=world.backoff,
-            retry=RetryPolicy(attempts=attempts, base=0.1, cap=0.1),
-            jitter=lambda: 1.0,
-            calls=SecretTagPenalties(world.secrets.client, arn, world.clock),
-        )
-
+    arn = credentials(world)
     world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 20)
 
     # When the first fails three refreshes and is recycled, and its successor runs 10 s later
     with pytest.raises(UpstreamUnavailable):
-        container(attempts=3).run(TICK)
+        sharing(world, arn, attempts=3).run(TICK)
     world.clock.advance(10)
     with pytest.raises(UpstreamUnavailable):
-        container(attempts=10).run(TICK)
+        sharing(world, arn, attempts=10).run(TICK)
 
     # Then RingCX saw 4 refreshes in that minute, not 3 + 4, and none cost a secret version
     assert len(world.ringcx.refresh_calls) == 4
     assert world.secrets.version_count(arn) == 1
+
+
+def test_refresher_recycled_after_a_retried_success_its_successor_counts_those_calls(
+    world: World,
+) -> None:
+    # Given a container whose rotation succeeded on the third try, then was recycled
+    world.chain(1, age=180)
+    arn = credentials(world)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 2)
+    assert sharing(world, arn, attempts=3).run(TICK).action is Action.ROTATED
+
+    # When its successor is forced to rotate 10 s later and RingCX fails every refresh
+    world.clock.advance(10)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 20)
+    with pytest.raises(UpstreamUnavailable):
+        sharing(world, arn, attempts=10).run(FORCE)
+
+    # Then that minute still saw 4 refreshes: 3 by the first container, 1 by its successor
+    assert len(world.ringcx.refresh_calls) == 4
+
+
+def test_refresher_retries_stopped_by_the_budget_still_relog_in_before_the_token_runs_out(
+    world: World,
+) -> None:
+    # Given a successor container, 55 s after its predecessor failed three refreshes of a
+    # token that then had 120 s left (65 s now: the next tick would be too late)
+    world.chain(1, age=180)
+    arn = credentials(world)
+    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 20)
+    with pytest.raises(UpstreamUnavailable):
+        sharing(world, arn, attempts=3).run(TICK)
+    world.clock.advance(55)
+
+    # When its one refresh left in the minute fails too, and the budget stops its retries
+    result = sharing(world, arn, attempts=10).run(TICK)
+
+    # Then RingCX's failure, not our pause, is the verdict: it re-logs in in time
+    assert len(world.ringcx.refresh_calls) == 4
+    assert result.action is Action.RELOGIN
+    assert result.token.generation == 2
+    assert world.metrics.total("ReloginRefreshFailing") == 1
 
 
 # -- convergence: undocumented dead answers, persisting failures, re-login pacing ------
