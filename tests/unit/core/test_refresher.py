@@ -97,6 +97,19 @@ class World:
     def stored(self, generation: int) -> StoredToken | None:
         return slot_token(self.secrets, self.ring.slot_of(generation))
 
+    def variant(self, **options: Any) -> Refresher:
+        """This container's refresher with other options (a retry policy, a
+        write budget, a call log), sharing every fake."""
+        defaults: dict[str, Any] = {
+            "clock": self.clock,
+            "sleep": self.backoff,
+            "metrics": self.metrics,
+            "jitter": lambda: 1.0,
+        }
+        return Refresher(
+            self.ring, self.ringcx.client, self.login, TimingPolicy(), **(defaults | options)
+        )
+
     def container(self) -> Refresher:
         """A second refresher sharing the same Secrets Manager and RingCX."""
         return Refresher(
@@ -536,16 +549,7 @@ def test_refresher_transient_failures_exhausted_raise_and_keep_old_token(world: 
 def test_refresher_backoff_is_capped(world: World) -> None:
     # Given a generous retry policy with a 2 s cap
     world.chain(1, age=200)
-    refresher = Refresher(
-        world.ring,
-        world.ringcx.client,
-        world.login,
-        TimingPolicy(),
-        clock=world.clock,
-        sleep=world.backoff,
-        retry=RetryPolicy(attempts=4, base=1.0, cap=2.0),
-        jitter=lambda: 1.0,
-    )
+    refresher = world.variant(retry=RetryPolicy(attempts=4, base=1.0, cap=2.0))
     world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 3)
 
     # When the refresh finally succeeds on the fourth attempt
@@ -559,16 +563,7 @@ def test_refresher_backoff_is_capped(world: World) -> None:
 def test_refresher_never_sends_more_than_four_refreshes_a_minute(world: World) -> None:
     # Given a generous retry policy, RingCX failing every refresh, and time to wait (120 s left)
     world.chain(1, age=180)
-    refresher = Refresher(
-        world.ring,
-        world.ringcx.client,
-        world.login,
-        TimingPolicy(),
-        clock=world.clock,
-        sleep=world.backoff,
-        retry=RetryPolicy(attempts=10, base=0.1, cap=0.1),
-        jitter=lambda: 1.0,
-    )
+    refresher = world.variant(retry=RetryPolicy(attempts=10, base=0.1, cap=0.1))
     world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 20)
 
     # When a run and a forced run within the same minute both fail
@@ -584,16 +579,8 @@ def test_refresher_never_sends_more_than_four_refreshes_a_minute(world: World) -
 def sharing(world: World, arn: str, attempts: int) -> Refresher:
     """A new refresher container leaving failing call times on the credentials
     secret's tags, as deployed (``runtime.shared_auth_state``)."""
-    return Refresher(
-        world.ring,
-        world.ringcx.client,
-        world.login,
-        TimingPolicy(),
-        clock=world.clock,
-        sleep=world.backoff,
-        metrics=world.metrics,
+    return world.variant(
         retry=RetryPolicy(attempts=attempts, base=0.1, cap=0.1),
-        jitter=lambda: 1.0,
         calls=SecretTagPenalties(world.secrets.client, arn, world.clock),
     )
 
@@ -602,18 +589,25 @@ def credentials(world: World) -> str:
     return world.secrets.create_secret(Name="ringcx-broker/credentials", SecretString="{}")["ARN"]
 
 
-def test_refresher_recycled_mid_minute_its_successor_counts_its_failed_calls(
-    world: World,
-) -> None:
-    # Given two containers in turn, sharing the credentials secret's tags as deployed,
-    # and RingCX failing every refresh of a token with 120 s left
+def recycled_after_three_failed_refreshes(world: World) -> str:
+    """A token with 120 s left, RingCX failing every refresh, and a container
+    that failed three of them and is gone; the credentials secret's ARN."""
     world.chain(1, age=180)
     arn = credentials(world)
     world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 20)
-
-    # When the first fails three refreshes and is recycled, and its successor runs 10 s later
     with pytest.raises(UpstreamUnavailable):
         sharing(world, arn, attempts=3).run(TICK)
+    return arn
+
+
+def test_refresher_recycled_mid_minute_its_successor_counts_its_failed_calls(
+    world: World,
+) -> None:
+    # Given a container that failed three refreshes and was recycled, sharing the
+    # credentials secret's tags as deployed
+    arn = recycled_after_three_failed_refreshes(world)
+
+    # When its successor runs 10 s later
     world.clock.advance(10)
     with pytest.raises(UpstreamUnavailable):
         sharing(world, arn, attempts=10).run(TICK)
@@ -647,11 +641,7 @@ def test_refresher_retries_stopped_by_the_budget_still_relog_in_before_the_token
 ) -> None:
     # Given a successor container, 55 s after its predecessor failed three refreshes of a
     # token that then had 120 s left (65 s now: the next tick would be too late)
-    world.chain(1, age=180)
-    arn = credentials(world)
-    world.ringcx.then(*[UpstreamUnavailable("RingCX failed with HTTP 500")] * 20)
-    with pytest.raises(UpstreamUnavailable):
-        sharing(world, arn, attempts=3).run(TICK)
+    arn = recycled_after_three_failed_refreshes(world)
     world.clock.advance(55)
 
     # When its one refresh left in the minute fails too, and the budget stops its retries
@@ -968,16 +958,7 @@ def test_refresher_held_back_after_rate_limits_alone_never_relogs_in(world: Worl
     # Given a refresh that only meets rate limits until our own budget holds it back, at the
     # token's deadline
     world.chain(1, age=230)
-    refresher = Refresher(
-        world.ring,
-        world.ringcx.client,
-        world.login,
-        TimingPolicy(),
-        clock=world.clock,
-        sleep=world.backoff,
-        retry=RetryPolicy(attempts=1),
-        jitter=lambda: 1.0,
-    )
+    refresher = world.variant(retry=RetryPolicy(attempts=1))
     world.ringcx.then(*[RateLimited("429", 1)] * 4)
     for _ in range(4):
         with pytest.raises(RateLimited):
@@ -1032,15 +1013,7 @@ def test_refresher_generation_whose_slot_turns_unreadable_is_stored_again(
 def budgeted(world: World, limit: int = 0) -> Refresher:
     """The world's refresher with a write budget over the fake's versions
     (a limit of 0: no room for any unplanned write)."""
-    return Refresher(
-        world.ring,
-        world.ringcx.client,
-        world.login,
-        TimingPolicy(),
-        clock=world.clock,
-        sleep=world.backoff,
-        metrics=world.metrics,
-        jitter=lambda: 1.0,
+    return world.variant(
         budget=WriteBudget(
             world.secrets.client, world.slot_ids, TimingPolicy(), limit=limit, clock=world.clock
         ),
